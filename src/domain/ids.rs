@@ -1,0 +1,27 @@
+//! Typed ids, so one kind of id can never be passed where another is expected.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A user's id.
+    UserId
+);
+typed_id!(
+    /// A sign-in session's id (carried in tokens as `sid`).
+    SessionId
+);

@@ -1,0 +1,155 @@
+//! `ApiError`: every failure as the JSON error body of API.md §Errors.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::{DomainError, FieldErrors};
+
+/// An error answer: status, code, message, and for validation errors the fields.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    fields: Option<FieldErrors>,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a status, a code from the contract, and a message for people.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// `404 not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// `400 bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// `500 internal`, with nothing about the cause.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+}
+
+fn whole_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation { message, fields } => Self {
+                fields: Some(fields),
+                ..Self::new(StatusCode::BAD_REQUEST, "validation_error", message)
+            },
+            DomainError::BadRequest(m) => Self::bad_request(m),
+            DomainError::Unauthenticated(m) => {
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", m)
+            }
+            DomainError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            DomainError::NotFound(m) => Self::not_found(m),
+            DomainError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            e @ DomainError::AccountLocked { retry_after } => Self {
+                retry_after_secs: Some(whole_secs(retry_after).max(1)),
+                ..Self::new(StatusCode::LOCKED, "account_locked", e.to_string())
+            },
+            e @ DomainError::RateLimited { retry_after } => Self {
+                retry_after_secs: Some(whole_secs(retry_after).max(1)),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            },
+            DomainError::Unavailable(m) => {
+                tracing::warn!(reason = %m, "service unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
+            DomainError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(fields) = self.fields {
+            error["fields"] = json!(fields);
+        }
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "request body must be application/json",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is too large",
+            ),
+            _ => Self::bad_request(rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        Self::not_found("no such object")
+    }
+}
+
+/// Answers unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// Answers known paths called with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+/// Turns a handler panic into `500 internal`; the server keeps serving.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal().into_response()
+}

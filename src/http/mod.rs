@@ -1,0 +1,162 @@
+//! The HTTP adapter: router, middleware, extractors and the REST resources. Handlers parse,
+//! call a service, and shape the answer; nothing here decides who may do what.
+
+pub mod error;
+pub mod extract;
+mod health;
+pub mod rest;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Config;
+use crate::domain::DomainError;
+use crate::service::Services;
+use crate::service::ratelimit::KeyedLimit;
+use extract::ClientIp;
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The domain services.
+    pub services: Services,
+    /// Per client address, on `/api/auth/`.
+    pub auth_limit: KeyedLimit<IpAddr>,
+    /// Per user, on every authenticated call.
+    pub api_limit: KeyedLimit<u64>,
+}
+
+impl AppState {
+    /// State for `services` with the limits of `config`.
+    pub fn new(config: &Config, services: Services) -> Self {
+        Self {
+            services,
+            auth_limit: KeyedLimit::new(
+                config.auth.rate_limit_per_sec,
+                config.auth.rate_limit_burst,
+            ),
+            api_limit: KeyedLimit::new(config.api.rate_limit_per_sec, config.api.rate_limit_burst),
+        }
+    }
+}
+
+/// The policy for every page and document: nothing from outside the box.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The whole application: routes plus middleware. Paths are declared without the trailing
+/// slash; `lib.rs` trims it from requests before routing.
+pub fn router(config: &Config, state: AppState) -> Router {
+    let auth_routes = rest::auth::router().layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth_rate_limit,
+    ));
+    let api = Router::new()
+        .nest("/auth", auth_routes)
+        .nest("/users", rest::users::router());
+    Router::new()
+        .nest("/api", api)
+        .merge(health::router())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(cors(config))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(security_headers())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The path only: query strings may carry tokens.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+        .with_state(state)
+}
+
+fn security_headers() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        tower::layer::util::Stack<
+            SetResponseHeaderLayer<HeaderValue>,
+            SetResponseHeaderLayer<HeaderValue>,
+        >,
+    >,
+> {
+    let set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    tower::layer::util::Stack::new(
+        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        tower::layer::util::Stack::new(
+            set(header::X_FRAME_OPTIONS, "DENY"),
+            tower::layer::util::Stack::new(
+                set(header::REFERRER_POLICY, "no-referrer"),
+                set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            ),
+        ),
+    )
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .server
+        .cors_origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring malformed server.cors_origins entry");
+                None
+            }
+        })
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Limits each client address on the auth endpoints.
+async fn auth_rate_limit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.auth_limit.check(&ip) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => {
+            error::ApiError::from(DomainError::RateLimited { retry_after }).into_response()
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Sign-in, sessions and tokens, registration, and one's own account (API.md §Auth).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Principal;
+use super::lockout::Lockout;
+use super::password::PasswordHasher;
+use super::tokens::TokenService;
+use crate::config::Config;
+use crate::domain::DomainError;
+use crate::domain::error::FieldErrors;
+use crate::domain::time;
+use crate::domain::user::{
+    ProfilePatch, Role, User, validate_display_name, validate_email, validate_password,
+    validate_username,
+};
+use crate::store::{NewUser, RefreshOutcome, Store, UserChanges};
+
+/// The one message for every failed login, so a wrong username and a wrong password (and an
+/// inactive account) look alike.
+pub const BAD_CREDENTIALS: &str = "invalid username or password";
+/// The one message for every unusable access token.
+pub const BAD_TOKEN: &str = "invalid, expired or revoked token";
+
+/// `POST /api/auth/register/` and `POST /api/users/` bodies.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RegisterInput {
+    /// 3–32 of `[A-Za-z0-9_.-]`.
+    pub username: String,
+    /// Unique email.
+    pub email: String,
+    /// 10–256 characters.
+    pub password: String,
+    /// Defaults to the username.
+    pub display_name: Option<String>,
+}
+
+/// `PATCH /api/auth/user/` body.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct UpdateMeInput {
+    /// New email.
+    pub email: Option<String>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// Profile fields to change.
+    pub profile: Option<ProfilePatch>,
+}
+
+/// A pair of tokens for one session.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    /// Access token (JWT).
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Sign-in and account use cases; cheap to clone.
+#[derive(Clone)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    lockout: Arc<Lockout>,
+    allow_registration: bool,
+}
+
+/// Validates a new account's fields; shared by registration and admin creation.
+pub fn validate_new_user(input: &RegisterInput) -> Result<(), DomainError> {
+    let mut fields = FieldErrors::new();
+    validate_username(&input.username, &mut fields);
+    validate_email(&input.email, &mut fields);
+    validate_password("password", &input.password, &mut fields);
+    if let Some(name) = &input.display_name {
+        validate_display_name(name, &mut fields);
+    }
+    DomainError::check(fields)
+}
+
+impl AuthService {
+    /// Builds the service.
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            lockout: Arc::new(Lockout::new(
+                config.auth.lockout_failures,
+                Duration::from_secs(config.auth.lockout_secs),
+            )),
+            allow_registration: config.auth.allow_registration,
+        }
+    }
+
+    /// Hashes `input`'s password and stores a new user with `role`.
+    pub async fn create_account(
+        &self,
+        input: RegisterInput,
+        role: Role,
+    ) -> Result<User, DomainError> {
+        validate_new_user(&input)?;
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let display_name = input
+            .display_name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| input.username.clone());
+        Ok(self
+            .store
+            .create_user(NewUser {
+                username: input.username,
+                email: input.email.trim().to_string(),
+                display_name,
+                role,
+                password_hash,
+            })
+            .await?)
+    }
+
+    /// Self-service sign-up as a `user`; `Forbidden` when registration is off.
+    pub async fn register(&self, input: RegisterInput) -> Result<User, DomainError> {
+        if !self.allow_registration {
+            return Err(DomainError::Forbidden("registration is disabled".into()));
+        }
+        self.create_account(input, Role::User).await
+    }
+
+    /// Checks the credentials and opens a session.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(Tokens, User), DomainError> {
+        if let Err(left) = self.lockout.check(username) {
+            return Err(DomainError::AccountLocked { retry_after: left });
+        }
+        let user = self.store.user_by_username(username).await?;
+        let verified = match &user {
+            Some(user) => self.hasher.verify(&user.password_hash, password).await?,
+            None => {
+                self.hasher.verify_nothing(password).await?;
+                false
+            }
+        };
+        let user = match user {
+            Some(user) if verified && user.is_active => user,
+            _ => {
+                if self.lockout.record_failure(username) {
+                    tracing::warn!(username = %username, "username locked after repeated failed logins");
+                }
+                return Err(DomainError::Unauthenticated(BAD_CREDENTIALS.into()));
+            }
+        };
+        self.lockout.clear(username);
+        let session = self
+            .store
+            .create_session(user.id, self.refresh_expiry())
+            .await?;
+        let tokens = Tokens {
+            access: self.tokens.access(&user, session.id)?,
+            refresh: self.tokens.refresh(&session)?,
+            expires_in: self.tokens.access_ttl_secs,
+        };
+        Ok((tokens, user))
+    }
+
+    fn refresh_expiry(&self) -> time::Timestamp {
+        time::now() + Duration::from_secs(self.tokens.refresh_ttl_secs)
+    }
+
+    /// Spends a refresh token for a new pair; a spent one revokes its whole session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, DomainError> {
+        let invalid =
+            || DomainError::Unauthenticated("invalid, expired or revoked refresh token".into());
+        let claims = self
+            .tokens
+            .verify_refresh(refresh_token)
+            .ok_or_else(invalid)?;
+        let session = match self
+            .store
+            .rotate_refresh(claims.session_id, claims.generation, self.refresh_expiry())
+            .await?
+        {
+            RefreshOutcome::Rotated(session) => session,
+            RefreshOutcome::Reused => {
+                tracing::warn!(session = %claims.session_id, user = %claims.user_id,
+                    "spent refresh token presented again; session revoked");
+                return Err(invalid());
+            }
+            RefreshOutcome::Missing => return Err(invalid()),
+        };
+        let user = self
+            .store
+            .user(session.user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(invalid)?;
+        Ok(Tokens {
+            access: self.tokens.access(&user, session.id)?,
+            refresh: self.tokens.refresh(&session)?,
+            expires_in: self.tokens.access_ttl_secs,
+        })
+    }
+
+    /// Resolves an access token to its caller: valid signature and expiry, live session,
+    /// active user.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, DomainError> {
+        let invalid = || DomainError::Unauthenticated(BAD_TOKEN.into());
+        let claims = self
+            .tokens
+            .verify_access(access_token)
+            .ok_or_else(invalid)?;
+        let (session, user) = self
+            .store
+            .session_with_user(claims.session_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if session.user_id != claims.user_id || !user.is_active {
+            return Err(invalid());
+        }
+        Ok(Principal {
+            user,
+            session_id: session.id,
+        })
+    }
+
+    /// Ends the caller's session, and the session of `refresh_token` if it is the caller's.
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        refresh_token: Option<&str>,
+    ) -> Result<(), DomainError> {
+        self.store.revoke_session(principal.session_id).await?;
+        if let Some(claims) = refresh_token.and_then(|t| self.tokens.verify_refresh(t))
+            && claims.user_id == principal.user.id
+            && claims.session_id != principal.session_id
+        {
+            self.store.revoke_session(claims.session_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes the caller's password and ends every other session of theirs.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), DomainError> {
+        let mut fields = FieldErrors::new();
+        validate_password("new_password", new, &mut fields);
+        DomainError::check(fields)?;
+        if !self
+            .hasher
+            .verify(&principal.user.password_hash, current)
+            .await?
+        {
+            return Err(DomainError::field("current_password", "is not correct"));
+        }
+        let password_hash = self.hasher.hash(new).await?;
+        self.store
+            .update_user(
+                principal.user.id,
+                UserChanges {
+                    password_hash: Some(password_hash),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.store
+            .revoke_user_sessions(principal.user.id, Some(principal.session_id))
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the caller's own email, display name or profile.
+    pub async fn update_me(
+        &self,
+        principal: &Principal,
+        input: UpdateMeInput,
+    ) -> Result<User, DomainError> {
+        let mut fields = FieldErrors::new();
+        if let Some(email) = &input.email {
+            validate_email(email.trim(), &mut fields);
+        }
+        if let Some(name) = &input.display_name {
+            validate_display_name(name, &mut fields);
+            if name.trim().is_empty() {
+                crate::domain::error::push_field(&mut fields, "display_name", "must not be empty");
+            }
+        }
+        if let Some(profile) = &input.profile {
+            profile.validate(&mut fields);
+        }
+        DomainError::check(fields)?;
+        let profile = input.profile.map(|patch| {
+            let mut profile = principal.user.profile.clone();
+            patch.apply(&mut profile);
+            profile
+        });
+        Ok(self
+            .store
+            .update_user(
+                principal.user.id,
+                UserChanges {
+                    email: input.email.map(|e| e.trim().to_string()),
+                    display_name: input.display_name,
+                    profile,
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+}

@@ -1,0 +1,235 @@
+//! The user directory and its administration (API.md §Users).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::Principal;
+use super::auth::{AuthService, RegisterInput};
+use super::pagination::{Page, PageRequest};
+use super::password::PasswordHasher;
+use crate::domain::error::{FieldErrors, push_field};
+use crate::domain::user::{Role, User, validate_display_name, validate_email};
+use crate::domain::{DomainError, UserId};
+use crate::store::{Store, UserChanges};
+
+/// Filters and ordering of `GET /api/users/`.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only active (or inactive) users.
+    pub is_active: Option<bool>,
+    /// Substring of username, display name or (for admins) email, case-insensitive.
+    pub q: Option<String>,
+    /// `username`, `created_at`, or either with a leading `-`.
+    pub ordering: Option<String>,
+}
+
+/// `POST /api/users/` body.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreateUserInput {
+    /// The account fields.
+    #[serde(flatten)]
+    pub account: RegisterInput,
+    /// Its role.
+    pub role: Role,
+}
+
+/// `PATCH /api/users/{id}/` body.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AdminUpdateInput {
+    /// New role.
+    pub role: Option<Role>,
+    /// Activate or deactivate (which ends every session of the user).
+    pub is_active: Option<bool>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+}
+
+/// Directory use cases; cheap to clone.
+#[derive(Clone)]
+pub struct UserService {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+}
+
+fn require_admin(principal: &Principal) -> Result<(), DomainError> {
+    if principal.user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("only an admin may do this".into()))
+    }
+}
+
+impl UserService {
+    /// Builds the service.
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher) -> Self {
+        Self { store, hasher }
+    }
+
+    /// The directory, filtered, ordered and paged.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        query: UserQuery,
+        page: PageRequest,
+    ) -> Result<Page<User>, DomainError> {
+        let (field, descending) = match query.ordering.as_deref() {
+            None | Some("") => ("username", false),
+            Some(o) => match o.strip_prefix('-') {
+                Some(f) => (f, true),
+                None => (o, false),
+            },
+        };
+        if !matches!(field, "username" | "created_at") {
+            return Err(DomainError::field(
+                "ordering",
+                "must be one of username, created_at (optionally with a leading '-')",
+            ));
+        }
+        let needle = query
+            .q
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty());
+        let admin = principal.user.role == Role::Admin;
+        let mut users: Vec<User> = self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| query.role.is_none_or(|r| u.role == r))
+            .filter(|u| query.is_active.is_none_or(|a| u.is_active == a))
+            .filter(|u| match &needle {
+                None => true,
+                Some(q) => {
+                    u.username.to_lowercase().contains(q)
+                        || u.display_name.to_lowercase().contains(q)
+                        || (admin && u.email.to_lowercase().contains(q))
+                }
+            })
+            .collect();
+        match field {
+            "created_at" => users.sort_by_key(|u| (u.created_at, u.id)),
+            _ => users.sort_by_key(|u| (u.username.to_lowercase(), u.id)),
+        }
+        if descending {
+            users.reverse();
+        }
+        Ok(Page::from_all(users, page))
+    }
+
+    /// One user; any signed-in user may look anyone up.
+    pub async fn get(&self, _principal: &Principal, id: UserId) -> Result<User, DomainError> {
+        self.store
+            .user(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound("no such user".into()))
+    }
+
+    /// Creates a user with any role (admin only).
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        auth: &AuthService,
+        input: CreateUserInput,
+    ) -> Result<User, DomainError> {
+        require_admin(principal)?;
+        auth.create_account(input.account, input.role).await
+    }
+
+    /// Changes a user's role, activity, name or email (admin only). Deactivating ends every
+    /// session of the user. The last active admin cannot be demoted or deactivated, so the
+    /// plant never loses its way in.
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        input: AdminUpdateInput,
+    ) -> Result<User, DomainError> {
+        require_admin(principal)?;
+        let mut fields = FieldErrors::new();
+        if let Some(email) = &input.email {
+            validate_email(email.trim(), &mut fields);
+        }
+        if let Some(name) = &input.display_name {
+            validate_display_name(name, &mut fields);
+            if name.trim().is_empty() {
+                push_field(&mut fields, "display_name", "must not be empty");
+            }
+        }
+        DomainError::check(fields)?;
+        let target = self.get(principal, id).await?;
+        let stops_being_admin = target.role == Role::Admin
+            && target.is_active
+            && (input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false));
+        if stops_being_admin {
+            let other_admins = self
+                .store
+                .users()
+                .await?
+                .iter()
+                .filter(|u| u.role == Role::Admin && u.is_active && u.id != id)
+                .count();
+            if other_admins == 0 {
+                return Err(DomainError::Conflict(
+                    "cannot demote or deactivate the last active admin".into(),
+                ));
+            }
+        }
+        Ok(self
+            .store
+            .update_user(
+                id,
+                UserChanges {
+                    email: input.email.map(|e| e.trim().to_string()),
+                    display_name: input.display_name,
+                    role: input.role,
+                    is_active: input.is_active,
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+
+    /// On first start, creates `admin` with `password`, or with a random one that is returned so
+    /// it can be shown once. `None` when users already exist.
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Option<(User, Option<String>)>, DomainError> {
+        if !self.store.users().await?.is_empty() {
+            return Ok(None);
+        }
+        let generated = match password {
+            Some(_) => None,
+            None => Some(random_password()),
+        };
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        let password_hash = self.hasher.hash(password).await?;
+        let created = self
+            .store
+            .create_first_user(crate::store::NewUser {
+                username: "admin".into(),
+                email: "admin@localhost".into(),
+                display_name: "Administrator".into(),
+                role: Role::Admin,
+                password_hash,
+            })
+            .await?;
+        Ok(created.map(|user| (user, generated)))
+    }
+}
+
+/// 20 characters from an unambiguous alphabet (≈ 115 bits).
+fn random_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}

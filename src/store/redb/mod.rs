@@ -1,0 +1,214 @@
+//! The redb backend: one database file in the data directory, one writer thread that commits
+//! batches of requests with their change-log entries, and MVCC read transactions for reads.
+//!
+//! Reads run inline on the async workers: they are bounded point lookups or short scans served
+//! from redb's page cache, cheaper than a hop to the blocking pool. Writes never do: they go to
+//! the writer thread, which owns every fsync.
+
+mod changes;
+mod sessions;
+pub mod tables;
+mod users;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+
+use crate::events::EventBus;
+use crate::store::{StoreError, StoreHealth};
+use tables::*;
+pub use writer::Batch;
+use writer::Writer;
+
+/// The schema this build writes; older files are migrated on open.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "nexus.redb";
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds the file.
+    #[error("data directory {0} is in use by another running Nexus")]
+    Locked(String),
+    /// The file was written by a newer Nexus.
+    #[error(
+        "data directory {dir} holds schema version {found}, newer than this build's {SCHEMA_VERSION}; upgrade Nexus"
+    )]
+    TooNew {
+        /// The directory.
+        dir: String,
+        /// The version found.
+        found: u64,
+    },
+    /// Anything else: permissions, damage, I/O.
+    #[error("cannot open database {path}: {reason}")]
+    Other {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The redb store; cheap to clone.
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    writer: Writer,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database in `data_dir`, migrates it, and starts the writer, which
+    /// publishes every committed batch's changes on `bus`.
+    pub fn open(data_dir: &Path, bus: EventBus) -> Result<RedbStore, OpenError> {
+        let path = data_dir.join(DB_FILE);
+        let shown = path.display().to_string();
+        let other = |reason: String| OpenError::Other {
+            path: shown.clone(),
+            reason,
+        };
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(OpenError::Locked(data_dir.display().to_string()));
+            }
+            Err(e) => return Err(other(e.to_string())),
+        };
+        migrate(&db, data_dir).map_err(|e| match e {
+            MigrateError::TooNew(found) => OpenError::TooNew {
+                dir: data_dir.display().to_string(),
+                found,
+            },
+            MigrateError::Store(e) => other(e.to_string()),
+        })?;
+        let db = Arc::new(db);
+        let writer = Writer::start(db.clone(), bus).map_err(|e| other(e.to_string()))?;
+        Ok(RedbStore { db, writer })
+    }
+
+    /// Runs `f` inside the next write batch and returns its result once the batch is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// A read transaction: a consistent snapshot that never waits for the writer.
+    pub fn read(&self) -> Result<ReadTransaction, StoreError> {
+        self.db.begin_read().map_err(storage_err)
+    }
+
+    /// Stops the writer after it has committed everything queued, and waits for it.
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+}
+
+#[async_trait]
+impl StoreHealth for RedbStore {
+    async fn check(&self) -> Result<(), StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META).map_err(storage_err)?;
+        meta.get("schema_version").map_err(storage_err)?;
+        if self.writer.is_running() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the database writer has stopped".into(),
+            ))
+        }
+    }
+}
+
+/// Maps any redb error to a `StoreError`; a full disk is `Unavailable`, not a bug.
+pub fn storage_err(e: impl Into<redb::Error>) -> StoreError {
+    let e: redb::Error = e.into();
+    if let redb::Error::Io(io) = &e
+        && (io.raw_os_error() == Some(28) || io.kind() == std::io::ErrorKind::StorageFull)
+    {
+        return StoreError::Unavailable("disk full".into());
+    }
+    StoreError::Backend(e.to_string())
+}
+
+enum MigrateError {
+    TooNew(u64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for MigrateError {
+    fn from(e: StoreError) -> Self {
+        MigrateError::Store(e)
+    }
+}
+
+/// Brings the file to `SCHEMA_VERSION`: creates every table on a new file, runs each step
+/// `from → from + 1` on an old one, and refuses a file from a newer build.
+fn migrate(db: &Database, data_dir: &Path) -> Result<(), MigrateError> {
+    let mut txn = db.begin_write().map_err(storage_err)?;
+    txn.set_durability(redb::Durability::Immediate)
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    txn.set_two_phase_commit(true);
+    let found = {
+        let meta = txn.open_table(META).map_err(storage_err)?;
+        let v = meta.get("schema_version").map_err(storage_err)?;
+        v.map(|g| g.value())
+    };
+    match found {
+        Some(v) if v > SCHEMA_VERSION => return Err(MigrateError::TooNew(v)),
+        Some(v) if v == SCHEMA_VERSION => {}
+        Some(v) => {
+            for from in v..SCHEMA_VERSION {
+                tracing::info!(from, to = from + 1, dir = %data_dir.display(), "migrating database");
+                migration_step(&txn, from)?;
+            }
+        }
+        None => {}
+    }
+    create_tables(&txn)?;
+    txn.open_table(META)
+        .map_err(storage_err)?
+        .insert("schema_version", SCHEMA_VERSION)
+        .map_err(storage_err)?;
+    txn.commit().map_err(storage_err)?;
+    Ok(())
+}
+
+/// One schema step from version `from` to `from + 1`. None exist yet: version 1 is the first.
+fn migration_step(_txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
+    Err(StoreError::Backend(format!(
+        "no migration from schema version {from}"
+    )))
+}
+
+fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(META).map_err(storage_err)?;
+    txn.open_table(CHANGES).map_err(storage_err)?;
+    txn.open_table(USERS).map_err(storage_err)?;
+    txn.open_table(USERS_BY_USERNAME).map_err(storage_err)?;
+    txn.open_table(USERS_BY_EMAIL).map_err(storage_err)?;
+    txn.open_table(SESSIONS).map_err(storage_err)?;
+    txn.open_table(SESSIONS_BY_USER).map_err(storage_err)?;
+    Ok(())
+}
+
+/// Takes the next id of `kind` from its counter; ids are never reused, even after deletes.
+pub fn next_id(txn: &redb::WriteTransaction, kind: &str) -> Result<u64, StoreError> {
+    let key = format!("next_id.{kind}");
+    let mut meta = txn.open_table(META).map_err(storage_err)?;
+    let last = meta
+        .get(key.as_str())
+        .map_err(storage_err)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    let id = last + 1;
+    meta.insert(key.as_str(), id).map_err(storage_err)?;
+    Ok(id)
+}
