@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0 with a temporary data directory, spoken to over
+//! HTTP as a client would. One test binary, one module per area, to keep link time down.
+
+mod common;
+
+mod auth;
+mod errors;
+mod health;
+mod startup;
+mod users;
