@@ -274,6 +274,17 @@ mod tests {
     }
 
     #[test]
+    fn example_file_documents_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/nexus.toml");
+        // Every key, exactly: a setting missing from the file or with a stale default fails.
+        let from_file: serde_json::Value = Figment::from(Toml::file_exact(&path))
+            .extract()
+            .expect("config/nexus.toml parses");
+        let defaults = serde_json::to_value(Config::default()).expect("serialise");
+        assert_eq!(from_file, defaults);
+    }
+
+    #[test]
     fn defaults_validate() {
         Config::default().validate().expect("defaults are valid");
     }
