@@ -16,7 +16,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -74,7 +73,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(cors(config))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(security_headers())
+        .layer(middleware::map_response(security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -91,29 +90,23 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .with_state(state)
 }
 
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            SetResponseHeaderLayer<HeaderValue>,
-        >,
-    >,
-> {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
-    };
-    tower::layer::util::Stack::new(
-        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        tower::layer::util::Stack::new(
-            set(header::X_FRAME_OPTIONS, "DENY"),
-            tower::layer::util::Stack::new(
-                set(header::REFERRER_POLICY, "no-referrer"),
-                set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-            ),
-        ),
-    )
+/// Adds the headers every response carries (API.md, last paragraph).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    response
 }
 
 fn cors(config: &Config) -> CorsLayer {

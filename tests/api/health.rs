@@ -31,5 +31,8 @@ async fn health_responses_carry_security_headers() {
     assert_eq!(h["referrer-policy"], "no-referrer");
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{csp}");
-    assert!(!csp.contains("http"), "CSP must allow no outside origin: {csp}");
+    assert!(
+        !csp.contains("http"),
+        "CSP must allow no outside origin: {csp}"
+    );
 }

@@ -39,10 +39,14 @@ struct Running {
 }
 
 impl Running {
-    fn start(mut cmd: Command) -> Running {
+    fn start(cmd: Command) -> Running {
+        Self::start_logging_to(cmd, Stdio::null())
+    }
+
+    fn start_logging_to(mut cmd: Command, stderr: Stdio) -> Running {
         let port = free_port();
         cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
-        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.stdout(Stdio::piped()).stderr(stderr);
         let mut child = cmd.spawn().expect("spawn nexus");
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -118,10 +122,7 @@ mod reqwest {
         .expect("request thread")
     }
 
-    pub fn post_json(
-        url: &str,
-        body: serde_json::Value,
-    ) -> (StatusCode, serde_json::Value) {
+    pub fn post_json(url: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
         let url = url.to_string();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -173,14 +174,25 @@ fn first_start_prints_a_random_admin_password_once_and_restart_reuses_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("jwt.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("jwt.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "key file mode");
     }
 
     let second = Running::start(nexus(&data));
     assert_eq!(login(&second.base, &password), StatusCode::OK);
-    assert_eq!(generated_password(&second.stdout_lines()), None, "printed only once");
-    assert_eq!(std::fs::read(data.join("jwt.key")).unwrap(), key, "key reused");
+    assert_eq!(
+        generated_password(&second.stdout_lines()),
+        None,
+        "printed only once"
+    );
+    assert_eq!(
+        std::fs::read(data.join("jwt.key")).unwrap(),
+        key,
+        "key reused"
+    );
     assert_eq!(second.terminate(), 0);
 }
 
@@ -207,7 +219,8 @@ fn jwt_secret_from_the_environment_replaces_the_key_file() {
 
 /// Runs `nexus` expecting it to fail at start; returns its stderr.
 fn failing_start(mut cmd: Command) -> String {
-    cmd.arg("--listen").arg(format!("127.0.0.1:{}", free_port()));
+    cmd.arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()));
     let out = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -226,7 +239,10 @@ fn a_locked_data_directory_fails_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let _running = Running::start(nexus(dir.path()));
     let stderr = failing_start(nexus(dir.path()));
-    assert!(stderr.contains("in use by another running Nexus"), "{stderr}");
+    assert!(
+        stderr.contains("in use by another running Nexus"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -284,7 +300,10 @@ fn settings_layer_file_then_environment_then_flags() {
         .arg(&config);
     let app = Running::start(cmd);
     assert_eq!(register(&app.base, "filer"), StatusCode::FORBIDDEN);
-    assert!(data_from_file.join("nexus.redb").exists(), "data dir from file");
+    assert!(
+        data_from_file.join("nexus.redb").exists(),
+        "data dir from file"
+    );
     drop(app);
 
     // The environment beats the file; --data (a flag) beats the file's data_dir.
@@ -298,7 +317,10 @@ fn settings_layer_file_then_environment_then_flags() {
         .arg(&data_from_flag);
     let app = Running::start(cmd);
     assert_eq!(register(&app.base, "envy"), StatusCode::CREATED);
-    assert!(data_from_flag.join("nexus.redb").exists(), "data dir from flag");
+    assert!(
+        data_from_flag.join("nexus.redb").exists(),
+        "data dir from flag"
+    );
 }
 
 #[test]
@@ -308,4 +330,31 @@ fn a_missing_config_file_fails_with_one_line() {
     cmd.arg("--config").arg(dir.path().join("absent.toml"));
     let stderr = failing_start(cmd);
     assert!(stderr.contains("not found"), "{stderr}");
+}
+
+#[test]
+fn json_logs_record_each_request_with_method_path_status_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut cmd = nexus(&dir.path().join("data"));
+    cmd.env("NEXUS_LOG__FORMAT", "json")
+        .env("NEXUS_ADMIN_PASSWORD", "secret-admin-password");
+    let app = Running::start_logging_to(cmd, Stdio::from(std::fs::File::create(&log).unwrap()));
+    assert_eq!(login(&app.base, "secret-admin-password"), StatusCode::OK);
+    assert_eq!(app.terminate(), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let login_line = lines
+        .iter()
+        .find(|l| l["span"]["path"] == "/api/auth/login" && l["fields"]["status"] == 200)
+        .unwrap_or_else(|| panic!("no request line for the login in {text}"));
+    assert_eq!(login_line["span"]["method"], "POST");
+    assert!(login_line["fields"]["latency"].is_string(), "{login_line}");
+    assert!(
+        !text.contains("secret-admin-password"),
+        "no password in logs"
+    );
 }
