@@ -6,7 +6,7 @@ use super::time::{Timestamp, rfc3339};
 
 /// What happened to the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
     /// It was created.
     Created,
@@ -14,6 +14,8 @@ pub enum ChangeOp {
     Updated,
     /// It was deleted.
     Deleted,
+    /// A project's team changed.
+    TeamChanged,
 }
 
 /// The keys that decide who may see a change (DESIGN.md §Visibility).

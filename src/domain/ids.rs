@@ -25,3 +25,27 @@ typed_id!(
     /// A sign-in session's id (carried in tokens as `sid`).
     SessionId
 );
+typed_id!(
+    /// An activity's id.
+    ActivityId
+);
+typed_id!(
+    /// A project's id.
+    ProjectId
+);
+typed_id!(
+    /// An update's (announcement's) id.
+    UpdateId
+);
+typed_id!(
+    /// A notification's id.
+    NotificationId
+);
+typed_id!(
+    /// A chat message's id.
+    MessageId
+);
+typed_id!(
+    /// An audit entry's id.
+    AuditId
+);

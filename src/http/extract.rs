@@ -118,7 +118,11 @@ impl FromRequestParts<AppState> for AuthUser {
                     "authentication required: send Authorization: Bearer <access token>".into(),
                 ))
             })?;
-        let principal = state.services.auth.authenticate(token).await?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let principal = state.services.auth.authenticate(token, ip).await?;
         state
             .api_limit
             .check(&principal.user.id.0)

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use serde_json::json;
+
 use super::Principal;
+use super::audit::AuditLog;
 use super::lockout::Lockout;
 use super::password::PasswordHasher;
 use super::tokens::TokenService;
@@ -68,6 +71,7 @@ pub struct AuthService {
     tokens: TokenService,
     lockout: Arc<Lockout>,
     allow_registration: bool,
+    audit: AuditLog,
 }
 
 /// Validates a new account's fields; shared by registration and admin creation.
@@ -89,6 +93,7 @@ impl AuthService {
         store: Arc<dyn Store>,
         hasher: PasswordHasher,
         tokens: TokenService,
+        audit: AuditLog,
     ) -> Self {
         Self {
             store,
@@ -99,6 +104,7 @@ impl AuthService {
                 Duration::from_secs(config.auth.lockout_secs),
             )),
             allow_registration: config.auth.allow_registration,
+            audit,
         }
     }
 
@@ -127,11 +133,24 @@ impl AuthService {
     }
 
     /// Self-service sign-up as a `user`; `Forbidden` when registration is off.
-    pub async fn register(&self, input: RegisterInput) -> Result<User, DomainError> {
+    pub async fn register(
+        &self,
+        input: RegisterInput,
+        ip: Option<&str>,
+    ) -> Result<User, DomainError> {
         if !self.allow_registration {
             return Err(DomainError::Forbidden("registration is disabled".into()));
         }
-        self.create_account(input, Role::User).await
+        let user = self.create_account(input, Role::User).await?;
+        let detail = json!({"username": user.username});
+        let target = format!("user:{}", user.id);
+        self.audit
+            .record(
+                self.audit
+                    .entry(Some(user.id), ip, "register", target, detail),
+            )
+            .await;
+        Ok(user)
     }
 
     /// Checks the credentials and opens a session.
@@ -139,6 +158,7 @@ impl AuthService {
         &self,
         username: &str,
         password: &str,
+        ip: Option<&str>,
     ) -> Result<(Tokens, User), DomainError> {
         if let Err(left) = self.lockout.check(username) {
             return Err(DomainError::AccountLocked { retry_after: left });
@@ -153,14 +173,31 @@ impl AuthService {
         };
         let user = match user {
             Some(user) if verified && user.is_active => user,
-            _ => {
+            other => {
+                let actor = other.map(|u| u.id);
+                let target = format!("username:{username}");
+                let detail = json!({"username": username});
+                let entry =
+                    self.audit
+                        .entry(actor, ip, "login.failure", target.clone(), detail.clone());
+                self.audit.record(entry).await;
                 if self.lockout.record_failure(username) {
                     tracing::warn!(username = %username, "username locked after repeated failed logins");
+                    let entry = self.audit.entry(actor, ip, "login.lockout", target, detail);
+                    self.audit.record(entry).await;
                 }
                 return Err(DomainError::Unauthenticated(BAD_CREDENTIALS.into()));
             }
         };
         self.lockout.clear(username);
+        let entry = self.audit.entry(
+            Some(user.id),
+            ip,
+            "login.success",
+            format!("user:{}", user.id),
+            json!({"username": user.username}),
+        );
+        self.audit.record(entry).await;
         let session = self
             .store
             .create_session(user.id, self.refresh_expiry())
@@ -213,7 +250,11 @@ impl AuthService {
 
     /// Resolves an access token to its caller: valid signature and expiry, live session,
     /// active user.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Principal, DomainError> {
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        ip: Option<String>,
+    ) -> Result<Principal, DomainError> {
         let invalid = || DomainError::Unauthenticated(BAD_TOKEN.into());
         let claims = self
             .tokens
@@ -230,6 +271,7 @@ impl AuthService {
         Ok(Principal {
             user,
             session_id: session.id,
+            ip,
         })
     }
 
@@ -240,6 +282,14 @@ impl AuthService {
         refresh_token: Option<&str>,
     ) -> Result<(), DomainError> {
         self.store.revoke_session(principal.session_id).await?;
+        let target = format!("user:{}", principal.user.id);
+        let entry = self.audit.by(
+            principal,
+            "logout",
+            target,
+            json!({"session": principal.session_id}),
+        );
+        self.audit.record(entry).await;
         if let Some(claims) = refresh_token.and_then(|t| self.tokens.verify_refresh(t))
             && claims.user_id == principal.user.id
             && claims.session_id != principal.session_id
@@ -279,6 +329,11 @@ impl AuthService {
         self.store
             .revoke_user_sessions(principal.user.id, Some(principal.session_id))
             .await?;
+        let target = format!("user:{}", principal.user.id);
+        let entry = self
+            .audit
+            .by(principal, "password.change", target, json!({}));
+        self.audit.record(entry).await;
         Ok(())
     }
 

@@ -1,12 +1,18 @@
 //! Use cases: permissions, visibility, validation and decisions, one module per area. Every
 //! adapter (REST now; realtime, GraphQL, UI and CLI later) calls these and nothing below them.
 
+pub mod activities;
+pub mod audit;
 pub mod auth;
+pub mod chat;
 pub mod lockout;
+pub mod notify;
 pub mod pagination;
 pub mod password;
+pub mod projects;
 pub mod ratelimit;
 pub mod tokens;
+pub mod updates;
 pub mod users;
 pub mod visibility;
 
@@ -25,6 +31,8 @@ pub struct Principal {
     pub user: User,
     /// The session the request's token belongs to.
     pub session_id: SessionId,
+    /// The client's address, for the audit log.
+    pub ip: Option<String>,
 }
 
 /// Every service, sharing one store; cheap to clone.
@@ -34,6 +42,16 @@ pub struct Services {
     pub auth: auth::AuthService,
     /// The user directory and its administration.
     pub users: users::UserService,
+    /// Activities.
+    pub activities: activities::ActivityService,
+    /// Projects and teams.
+    pub projects: projects::ProjectService,
+    /// Updates and notifications.
+    pub updates: updates::UpdateService,
+    /// Chat.
+    pub chat: chat::ChatService,
+    /// The audit log.
+    pub audit: audit::AuditLog,
     /// The store, for health checks.
     pub store: Arc<dyn Store>,
 }
@@ -51,9 +69,26 @@ impl Services {
             config.auth.access_ttl_secs,
             config.auth.refresh_ttl_secs,
         )?;
+        let audit = audit::AuditLog::new(store.clone());
+        let notifier = notify::Notifier::new(store.clone());
         Ok(Services {
-            auth: auth::AuthService::new(config, store.clone(), hasher.clone(), tokens),
-            users: users::UserService::new(store.clone(), hasher),
+            auth: auth::AuthService::new(
+                config,
+                store.clone(),
+                hasher.clone(),
+                tokens,
+                audit.clone(),
+            ),
+            users: users::UserService::new(store.clone(), hasher, audit.clone()),
+            activities: activities::ActivityService::new(
+                store.clone(),
+                notifier.clone(),
+                audit.clone(),
+            ),
+            projects: projects::ProjectService::new(store.clone(), notifier.clone(), audit.clone()),
+            updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
+            chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            audit,
             store,
         })
     }
@@ -64,6 +99,7 @@ impl From<StoreError> for DomainError {
         match e {
             StoreError::Conflict(msg) => DomainError::Conflict(msg),
             StoreError::NotFound => DomainError::NotFound("not found".into()),
+            StoreError::Invalid { field, message } => DomainError::field(field, message),
             StoreError::Unavailable(msg) => {
                 DomainError::Unavailable(format!("storage unavailable: {msg}"))
             }

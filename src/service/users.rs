@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use serde_json::json;
+
 use super::Principal;
+use super::audit::AuditLog;
 use super::auth::{AuthService, RegisterInput};
 use super::pagination::{Page, PageRequest};
 use super::password::PasswordHasher;
@@ -54,6 +57,7 @@ pub struct AdminUpdateInput {
 pub struct UserService {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
+    audit: AuditLog,
 }
 
 fn require_admin(principal: &Principal) -> Result<(), DomainError> {
@@ -66,8 +70,12 @@ fn require_admin(principal: &Principal) -> Result<(), DomainError> {
 
 impl UserService {
     /// Builds the service.
-    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher) -> Self {
-        Self { store, hasher }
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, audit: AuditLog) -> Self {
+        Self {
+            store,
+            hasher,
+            audit,
+        }
     }
 
     /// The directory, filtered, ordered and paged.
@@ -138,7 +146,16 @@ impl UserService {
         input: CreateUserInput,
     ) -> Result<User, DomainError> {
         require_admin(principal)?;
-        auth.create_account(input.account, input.role).await
+        let user = auth.create_account(input.account, input.role).await?;
+        let detail = json!({"username": user.username, "role": user.role});
+        let entry = self.audit.by(
+            principal,
+            "user.create",
+            format!("user:{}", user.id),
+            detail,
+        );
+        self.audit.record(entry).await;
+        Ok(user)
     }
 
     /// Changes a user's role, activity, name or email (admin only). Deactivating ends every
@@ -180,7 +197,7 @@ impl UserService {
                 ));
             }
         }
-        Ok(self
+        let user = self
             .store
             .update_user(
                 id,
@@ -192,7 +209,26 @@ impl UserService {
                     ..Default::default()
                 },
             )
-            .await?)
+            .await?;
+        if user.role != target.role {
+            let detail = json!({"from": target.role, "to": user.role});
+            let entry = self
+                .audit
+                .by(principal, "user.role_change", format!("user:{id}"), detail);
+            self.audit.record(entry).await;
+        }
+        if user.is_active != target.is_active {
+            let action = if user.is_active {
+                "user.activate"
+            } else {
+                "user.deactivate"
+            };
+            let entry = self
+                .audit
+                .by(principal, action, format!("user:{id}"), json!({}));
+            self.audit.record(entry).await;
+        }
+        Ok(user)
     }
 
     /// On first start, creates `admin` with `password`, or with a random one that is returned so

@@ -5,10 +5,17 @@ pub mod redb;
 
 use async_trait::async_trait;
 
+use crate::domain::activity::{Activity, ActivityStatus, ActivityType, Priority};
+use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
+use crate::domain::chat::{Conversation, Message};
+use crate::domain::project::Project;
 use crate::domain::time::Timestamp;
+use crate::domain::update::{Notification, Update};
 use crate::domain::user::{Profile, Role, User};
-use crate::domain::{SessionId, UserId};
+use crate::domain::{
+    ActivityId, MessageId, NotificationId, ProjectId, SessionId, UpdateId, UserId,
+};
 
 /// Why a store call failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -19,6 +26,14 @@ pub enum StoreError {
     /// The object to change does not exist.
     #[error("not found")]
     NotFound,
+    /// A referenced object does not exist; names the request field.
+    #[error("{field} {message}")]
+    Invalid {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong.
+        message: &'static str,
+    },
     /// The disk is full or refuses writes; reads may still work.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -156,6 +171,223 @@ pub trait StoreHealth: Send + Sync {
     async fn check(&self) -> Result<(), StoreError>;
 }
 
+/// What a write expects to find, checked inside its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The object must not exist yet (a create).
+    New,
+    /// The object must exist.
+    Exists,
+    /// The object must exist with this `version` (activities).
+    Version(u64),
+}
+
+/// Kinds of object whose ids the store hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    /// Activities.
+    Activity,
+    /// Projects.
+    Project,
+    /// Updates.
+    Update,
+    /// Notifications.
+    Notification,
+    /// Chat messages.
+    Message,
+    /// Audit entries.
+    Audit,
+}
+
+impl IdKind {
+    /// The counter's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdKind::Activity => "activity",
+            IdKind::Project => "project",
+            IdKind::Update => "update",
+            IdKind::Notification => "notification",
+            IdKind::Message => "message",
+            IdKind::Audit => "audit",
+        }
+    }
+}
+
+/// One change inside a `Changeset`. Preconditions are checked in the transaction, and a failed
+/// one fails the whole changeset with nothing written.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Create or replace an activity.
+    PutActivity(Activity, Expect),
+    /// Delete an activity.
+    DeleteActivity(ActivityId),
+    /// Create or replace a project; `team_changed` marks a team edit in the change log.
+    PutProject(Project, Expect, bool),
+    /// Delete a project; its activities are detached (`project_id: null`).
+    DeleteProject(ProjectId),
+    /// Create or replace an update.
+    PutUpdate(Update, Expect),
+    /// Delete an update.
+    DeleteUpdate(UpdateId),
+    /// Create a notification.
+    AddNotification(Notification),
+    /// Mark one of `recipient`'s notifications read; `NotFound` if it is not theirs.
+    ReadNotification(UserId, NotificationId),
+    /// Mark every notification of the user read.
+    ReadAllNotifications(UserId),
+    /// Send a chat message.
+    AddMessage(Message),
+    /// Delete a chat message.
+    DeleteMessage(MessageId),
+    /// Record that the user has read a conversation up to a message.
+    ReadConversation(UserId, Conversation, MessageId),
+    /// Append an audit entry.
+    Audit(AuditEntry),
+    /// Precondition: the user exists (`fields` error names the field on failure).
+    RequireUser(UserId, &'static str),
+    /// Precondition: the project exists.
+    RequireProject(ProjectId, &'static str),
+}
+
+/// Writes that commit together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct Changeset {
+    /// In order.
+    pub writes: Vec<Write>,
+}
+
+impl Changeset {
+    /// An empty changeset.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a write.
+    pub fn push(&mut self, write: Write) -> &mut Self {
+        self.writes.push(write);
+        self
+    }
+}
+
+/// Filters of an activity list; every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct ActivityFilter {
+    /// Only this status.
+    pub status: Option<ActivityStatus>,
+    /// Only this type.
+    pub activity_type: Option<ActivityType>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only assigned to this user.
+    pub assigned_to: Option<UserId>,
+    /// Only created by this user.
+    pub created_by: Option<UserId>,
+    /// Only in this project.
+    pub project: Option<ProjectId>,
+    /// Only starting at or after.
+    pub start_after: Option<Timestamp>,
+    /// Only starting at or before.
+    pub start_before: Option<Timestamp>,
+    /// Only these ids (from a full-text query).
+    pub ids: Option<Vec<ActivityId>>,
+}
+
+pub use crate::domain::visibility::Viewer;
+
+/// Sort keys of the activity list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityOrder {
+    /// By start time (unset last).
+    StartTime,
+    /// By end time (unset last).
+    EndTime,
+    /// By priority (low to critical).
+    Priority,
+    /// By creation (the default, newest first when descending).
+    CreatedAt,
+    /// By last change.
+    UpdatedAt,
+    /// By title, case-insensitively.
+    Title,
+}
+
+/// Shop-floor objects: activities, projects, updates, notifications, chat, audit.
+#[async_trait]
+pub trait DomainStore: Send + Sync {
+    /// A new id of `kind`, never handed out before.
+    fn allocate_id(&self, kind: IdKind) -> u64;
+    /// Applies every write in one transaction; returns the change-log entries it appended.
+    async fn apply(&self, changeset: Changeset) -> Result<Vec<ChangeEntry>, StoreError>;
+
+    /// One activity.
+    async fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError>;
+    /// One page of activities matching `filter` that `viewer` may see, and the total count.
+    async fn activities(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Activity>), StoreError>;
+    /// Ids of every activity matching `filter` that `viewer` may see, in order (for exports).
+    async fn activity_ids(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+    ) -> Result<Vec<ActivityId>, StoreError>;
+    /// The activities of `ids`, in order, skipping deleted ones.
+    async fn activities_by_ids(&self, ids: &[ActivityId]) -> Result<Vec<Activity>, StoreError>;
+
+    /// One project.
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>, StoreError>;
+    /// Every project, in id order.
+    async fn projects(&self) -> Result<Vec<Project>, StoreError>;
+    /// Projects `user` manages or is on the team of.
+    async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError>;
+
+    /// One update.
+    async fn update(&self, id: UpdateId) -> Result<Option<Update>, StoreError>;
+    /// Every update, in id order.
+    async fn updates(&self) -> Result<Vec<Update>, StoreError>;
+
+    /// `user`'s notifications, newest first.
+    async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError>;
+
+    /// One message.
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
+    /// Messages of a conversation seen from `user`, newest first, with ids below `before`.
+    async fn messages(
+        &self,
+        user: UserId,
+        conversation: Conversation,
+        before: Option<MessageId>,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// `user`'s direct conversations and their newest message, and how far they have read.
+    async fn conversations(
+        &self,
+        user: UserId,
+        rooms: &[ProjectId],
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+
+    /// Audit entries, newest first.
+    async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// A conversation's newest message and the caller's unread count.
+#[derive(Clone, Debug)]
+pub struct ConversationSummary {
+    /// Which conversation.
+    pub conversation: Conversation,
+    /// Its newest message.
+    pub last_message: Message,
+    /// Messages from others after the caller's read marker.
+    pub unread: usize,
+}
+
 /// Everything the services need from storage.
-pub trait Store: UserStore + SessionStore + ChangeLog + StoreHealth {}
-impl<T: UserStore + SessionStore + ChangeLog + StoreHealth> Store for T {}
+pub trait Store: UserStore + SessionStore + ChangeLog + StoreHealth + DomainStore {}
+impl<T: UserStore + SessionStore + ChangeLog + StoreHealth + DomainStore> Store for T {}

@@ -231,7 +231,9 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["error"]["code"], code, "error code in {body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "error message in {body}"
     );
     body

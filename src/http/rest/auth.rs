@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::users::UserView;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, AuthUser, OptionalJson};
+use crate::http::extract::{ApiJson, AuthUser, ClientIp, OptionalJson};
 use crate::service::auth::{RegisterInput, Tokens, UpdateMeInput};
 
 /// Routes under `/api/auth`.
@@ -69,21 +69,25 @@ impl TokenBody {
 
 async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<RegisterInput>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = state.services.auth.register(input).await?;
+    let ip = ip.to_string();
+    let user = state.services.auth.register(input, Some(&ip)).await?;
     let view = UserView::new(user.clone(), &user);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Json<TokenBody>, ApiError> {
+    let ip = ip.to_string();
     let (tokens, user) = state
         .services
         .auth
-        .login(&input.username, &input.password)
+        .login(&input.username, &input.password, Some(&ip))
         .await?;
     let view = UserView::new(user.clone(), &user);
     Ok(Json(TokenBody::new(tokens, Some(view))))

@@ -5,7 +5,11 @@
 //! from redb's page cache, cheaper than a hop to the blocking pool. Writes never do: they go to
 //! the writer thread, which owns every fsync.
 
+mod activities;
 mod changes;
+mod domain;
+mod messages;
+mod projects;
 mod sessions;
 pub mod tables;
 mod users;
@@ -60,6 +64,7 @@ pub enum OpenError {
 pub struct RedbStore {
     db: Arc<Database>,
     writer: Writer,
+    ids: Arc<domain::IdCounters>,
 }
 
 impl RedbStore {
@@ -86,9 +91,10 @@ impl RedbStore {
             },
             MigrateError::Store(e) => other(e.to_string()),
         })?;
+        let ids = Arc::new(domain::IdCounters::load(&db).map_err(|e| other(e.to_string()))?);
         let db = Arc::new(db);
         let writer = Writer::start(db.clone(), bus).map_err(|e| other(e.to_string()))?;
-        Ok(RedbStore { db, writer })
+        Ok(RedbStore { db, writer, ids })
     }
 
     /// Runs `f` inside the next write batch and returns its result once the batch is durable.
@@ -196,6 +202,26 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USERS_BY_EMAIL).map_err(storage_err)?;
     txn.open_table(SESSIONS).map_err(storage_err)?;
     txn.open_table(SESSIONS_BY_USER).map_err(storage_err)?;
+    txn.open_table(ACTIVITIES).map_err(storage_err)?;
+    txn.open_table(ACT_BY_STATUS).map_err(storage_err)?;
+    txn.open_table(ACT_BY_TYPE).map_err(storage_err)?;
+    txn.open_table(ACT_BY_PRIORITY).map_err(storage_err)?;
+    txn.open_table(ACT_BY_ASSIGNEE).map_err(storage_err)?;
+    txn.open_table(ACT_BY_CREATOR).map_err(storage_err)?;
+    txn.open_table(ACT_BY_PROJECT).map_err(storage_err)?;
+    txn.open_table(ACT_BY_START).map_err(storage_err)?;
+    txn.open_table(PROJECTS).map_err(storage_err)?;
+    txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
+    txn.open_table(PROJECTS_BY_PERSON).map_err(storage_err)?;
+    txn.open_table(UPDATES).map_err(storage_err)?;
+    txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
+    txn.open_table(NOTIFICATIONS_BY_USER).map_err(storage_err)?;
+    txn.open_table(MESSAGES).map_err(storage_err)?;
+    txn.open_table(MESSAGES_BY_CONVERSATION)
+        .map_err(storage_err)?;
+    txn.open_table(CHAT_PEERS).map_err(storage_err)?;
+    txn.open_table(CHAT_READ).map_err(storage_err)?;
+    txn.open_table(AUDIT).map_err(storage_err)?;
     Ok(())
 }
 

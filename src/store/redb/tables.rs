@@ -26,6 +26,49 @@ pub const SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("sessions
 pub const SESSIONS_BY_USER: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("sessions_by_user");
 
+/// Activities by id.
+pub const ACTIVITIES: TableDefinition<u64, &[u8]> = TableDefinition::new("activities");
+/// (status code, activity id) → ().
+pub const ACT_BY_STATUS: TableDefinition<(u8, u64), ()> = TableDefinition::new("act_by_status");
+/// (type code, activity id) → ().
+pub const ACT_BY_TYPE: TableDefinition<(u8, u64), ()> = TableDefinition::new("act_by_type");
+/// (priority code, activity id) → ().
+pub const ACT_BY_PRIORITY: TableDefinition<(u8, u64), ()> = TableDefinition::new("act_by_priority");
+/// (assignee id or 0, activity id) → ().
+pub const ACT_BY_ASSIGNEE: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("act_by_assignee");
+/// (creator id, activity id) → ().
+pub const ACT_BY_CREATOR: TableDefinition<(u64, u64), ()> = TableDefinition::new("act_by_creator");
+/// (project id or 0, activity id) → ().
+pub const ACT_BY_PROJECT: TableDefinition<(u64, u64), ()> = TableDefinition::new("act_by_project");
+/// (start time as unix seconds, activity id) → (), for activities with a start time.
+pub const ACT_BY_START: TableDefinition<(i64, u64), ()> = TableDefinition::new("act_by_start");
+/// Projects by id.
+pub const PROJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("projects");
+/// Lower-cased name of a project not archived → its id.
+pub const PROJECTS_BY_NAME: TableDefinition<&str, u64> = TableDefinition::new("projects_by_name");
+/// (user id, project id) → () for the manager and every team member.
+pub const PROJECTS_BY_PERSON: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("projects_by_person");
+/// Updates (announcements) by id.
+pub const UPDATES: TableDefinition<u64, &[u8]> = TableDefinition::new("updates");
+/// Notifications by id.
+pub const NOTIFICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications");
+/// (recipient id, notification id) → ().
+pub const NOTIFICATIONS_BY_USER: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("notifications_by_user");
+/// Chat messages by id.
+pub const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// (conversation key high, low, message id) → (); see `chat::conversation_key`.
+pub const MESSAGES_BY_CONVERSATION: TableDefinition<(u64, u64, u64), ()> =
+    TableDefinition::new("messages_by_conversation");
+/// (user id, peer id) → () for every direct conversation a user has.
+pub const CHAT_PEERS: TableDefinition<(u64, u64), ()> = TableDefinition::new("chat_peers");
+/// (user id, conversation key high, low) → last message id read.
+pub const CHAT_READ: TableDefinition<(u64, u64, u64), u64> = TableDefinition::new("chat_read");
+/// Audit entries by id.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
 /// Reads and decodes the JSON value at `key`.
 pub fn get_json<K, T, Tbl>(table: &Tbl, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
 where

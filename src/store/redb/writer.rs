@@ -28,9 +28,9 @@ pub struct Batch<'a> {
     next_seq: &'a mut u64,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
     /// The batch's write transaction.
-    pub fn txn(&self) -> &WriteTransaction {
+    pub fn txn(&self) -> &'a WriteTransaction {
         self.txn
     }
 
@@ -55,6 +55,16 @@ impl Batch<'_> {
         *self.next_seq += 1;
         self.changes.push(entry);
         Ok(self.changes.len() as u64)
+    }
+
+    /// How many changes the batch has recorded so far.
+    pub fn recorded(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// The changes recorded since `recorded()` returned `from`.
+    pub fn recorded_since(&self, from: usize) -> Vec<ChangeEntry> {
+        self.changes[from..].to_vec()
     }
 }
 

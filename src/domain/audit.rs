@@ -1,0 +1,26 @@
+//! Audit entries: who did what, when and from where. Append only.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AuditId, UserId};
+use super::time::{Timestamp, rfc3339};
+
+/// One audited action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Server-assigned id.
+    pub id: AuditId,
+    /// When.
+    #[serde(with = "rfc3339")]
+    pub ts: Timestamp,
+    /// Who (absent for failed logins of unknown users).
+    pub actor_id: Option<UserId>,
+    /// From which client address.
+    pub ip: Option<String>,
+    /// e.g. `login.success`, `user.deactivate`, `activity.delete`.
+    pub action: String,
+    /// What it was done to, e.g. `user:12`.
+    pub target: String,
+    /// Extra facts, e.g. the username tried.
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,85 @@
+//! Updates (announcements) and per-user notifications.
+
+use serde::{Deserialize, Serialize};
+
+use super::activity::{Priority, wire_enum};
+use super::ids::{NotificationId, UpdateId, UserId};
+use super::time::{Timestamp, rfc3339};
+
+wire_enum!(
+    /// What an announcement is about.
+    UpdateType {
+        /// General news.
+        Announcement = "announcement", "Announcement";
+        /// Maintenance notice.
+        Maintenance = "maintenance", "Maintenance";
+        /// Safety notice.
+        Safety = "safety", "Safety";
+        /// Production notice.
+        Production = "production", "Production";
+        /// System notice.
+        System = "system", "System";
+    }
+);
+
+/// An announcement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    /// Server-assigned id.
+    pub id: UpdateId,
+    /// 1–200 characters.
+    pub title: String,
+    /// At most 20,000 characters.
+    pub content: String,
+    /// What it is about.
+    #[serde(rename = "type")]
+    pub update_type: UpdateType,
+    /// How urgent; high and critical notify everyone.
+    pub priority: Priority,
+    /// Its author.
+    pub created_by: UserId,
+    /// When posted.
+    #[serde(with = "rfc3339")]
+    pub created_at: Timestamp,
+    /// When last changed.
+    #[serde(with = "rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+wire_enum!(
+    /// Why a notification was sent.
+    NotificationKind {
+        /// An activity was assigned to you.
+        ActivityAssigned = "activity_assigned", "Activity assigned";
+        /// An activity you created or are assigned changed status.
+        ActivityStatus = "activity_status", "Activity status";
+        /// You were added to a project team.
+        TeamAdded = "team_added", "Added to team";
+        /// Someone sent you a direct message.
+        ChatMessage = "chat_message", "Chat message";
+        /// A high or critical update was posted.
+        UpdatePosted = "update_posted", "Update posted";
+    }
+);
+
+/// A notification for one user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Server-assigned id.
+    pub id: NotificationId,
+    /// Its recipient; the API leaves it out, since only the recipient ever sees it.
+    pub recipient: UserId,
+    /// Why it was sent.
+    pub kind: NotificationKind,
+    /// Short headline.
+    pub title: String,
+    /// Detail.
+    pub body: String,
+    /// Where it points, e.g. `/activities/12`.
+    pub link: String,
+    /// Whether the recipient has read it.
+    pub read: bool,
+    /// When created.
+    #[serde(with = "rfc3339")]
+    pub created_at: Timestamp,
+}

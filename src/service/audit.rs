@@ -1,0 +1,103 @@
+//! The audit log: who did what, from where. Entries are written in the same changeset as the
+//! action they record, or on their own for sign-in events.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Principal;
+use super::pagination::{Page, PageRequest};
+use crate::domain::audit::AuditEntry;
+use crate::domain::time::{self, Timestamp};
+use crate::domain::visibility::is_admin;
+use crate::domain::{AuditId, DomainError, UserId};
+use crate::store::{Changeset, IdKind, Store, Write};
+
+/// Filters of `GET /api/audit/`.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only by this user.
+    pub actor: Option<UserId>,
+    /// Only at or after.
+    pub since: Option<Timestamp>,
+}
+
+/// Builds and records audit entries; cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Arc<dyn Store>,
+}
+
+impl AuditLog {
+    /// Builds the log over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// A new entry, to put in the changeset of the action it records.
+    pub fn entry(
+        &self,
+        actor: Option<UserId>,
+        ip: Option<&str>,
+        action: &str,
+        target: String,
+        detail: Value,
+    ) -> Write {
+        Write::Audit(AuditEntry {
+            id: AuditId(self.store.allocate_id(IdKind::Audit)),
+            ts: time::now(),
+            actor_id: actor,
+            ip: ip.map(str::to_string),
+            action: action.to_string(),
+            target,
+            detail,
+        })
+    }
+
+    /// An entry for what `principal` did to `target`.
+    pub fn by(&self, principal: &Principal, action: &str, target: String, detail: Value) -> Write {
+        self.entry(
+            Some(principal.user.id),
+            principal.ip.as_deref(),
+            action,
+            target,
+            detail,
+        )
+    }
+
+    /// Records an entry on its own. A failure is logged, not returned: the action it records
+    /// has already happened (or been refused) and its answer must not change.
+    pub async fn record(&self, write: Write) {
+        let mut changeset = Changeset::new();
+        changeset.push(write);
+        if let Err(e) = self.store.apply(changeset).await {
+            tracing::error!(error = %e, "could not write audit entry");
+        }
+    }
+
+    /// The log, newest first (admin only).
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        query: AuditQuery,
+        page: PageRequest,
+    ) -> Result<Page<AuditEntry>, DomainError> {
+        if !is_admin(&principal.user) {
+            return Err(DomainError::Forbidden(
+                "only an admin may read the audit log".into(),
+            ));
+        }
+        let entries: Vec<AuditEntry> = self
+            .store
+            .audit_entries()
+            .await?
+            .into_iter()
+            .filter(|e| query.action.as_ref().is_none_or(|a| &e.action == a))
+            .filter(|e| query.actor.is_none_or(|a| e.actor_id == Some(a)))
+            .filter(|e| query.since.is_none_or(|s| e.ts >= s))
+            .collect();
+        Ok(Page::from_all(entries, page))
+    }
+}

@@ -1,0 +1,332 @@
+//! `DomainStore` for redb: id counters, and `apply`, which checks every precondition of a
+//! changeset before it writes anything, so a refused changeset leaves nothing behind.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::tables::*;
+use super::{Batch, RedbStore, activities, messages, projects, storage_err};
+use crate::domain::activity::Activity;
+use crate::domain::audit::AuditEntry;
+use crate::domain::change::ChangeEntry;
+use crate::domain::chat::{Conversation, Message};
+use crate::domain::project::{Project, ProjectStatus, name_key};
+use crate::domain::update::{Notification, Update};
+use crate::domain::{ActivityId, MessageId, ProjectId, UpdateId, UserId};
+use crate::store::{
+    ActivityFilter, ActivityOrder, Changeset, ConversationSummary, DomainStore, Expect, IdKind,
+    StoreError, Viewer, Write,
+};
+
+const KINDS: [IdKind; 6] = [
+    IdKind::Activity,
+    IdKind::Project,
+    IdKind::Update,
+    IdKind::Notification,
+    IdKind::Message,
+    IdKind::Audit,
+];
+
+fn slot(kind: IdKind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+fn meta_key(kind: IdKind) -> String {
+    format!("max_id.{}", kind.name())
+}
+
+/// The highest id handed out per kind. Ids are taken from memory and the highest committed
+/// one is persisted with each write, so an id is never handed out twice, even after a crash.
+pub struct IdCounters([AtomicU64; 6]);
+
+impl IdCounters {
+    /// Loads the persisted highs.
+    pub fn load(db: &redb::Database) -> Result<IdCounters, StoreError> {
+        let txn = db.begin_read().map_err(storage_err)?;
+        let meta = txn.open_table(META).map_err(storage_err)?;
+        let mut highs = [0u64; 6];
+        for (i, kind) in KINDS.iter().enumerate() {
+            highs[i] = meta
+                .get(meta_key(*kind).as_str())
+                .map_err(storage_err)?
+                .map(|g| g.value())
+                .unwrap_or(0);
+        }
+        Ok(IdCounters(highs.map(AtomicU64::new)))
+    }
+
+    fn next(&self, kind: IdKind) -> u64 {
+        self.0[slot(kind)].fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+fn raise_high(txn: &WriteTransaction, kind: IdKind, id: u64) -> Result<(), StoreError> {
+    let key = meta_key(kind);
+    let mut meta = txn.open_table(META).map_err(storage_err)?;
+    let high = meta
+        .get(key.as_str())
+        .map_err(storage_err)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    if id > high {
+        meta.insert(key.as_str(), id).map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+fn exists(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<u64, &[u8]>,
+    id: u64,
+) -> Result<bool, StoreError> {
+    Ok(txn
+        .open_table(table)
+        .map_err(storage_err)?
+        .get(id)
+        .map_err(storage_err)?
+        .is_some())
+}
+
+fn expect_row(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<u64, &[u8]>,
+    id: u64,
+    expect: Expect,
+    what: &str,
+) -> Result<(), StoreError> {
+    match (expect, exists(txn, table, id)?) {
+        (Expect::New, true) => Err(StoreError::Conflict(format!("{what} already exists"))),
+        (Expect::Exists | Expect::Version(_), false) => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Checks one write's preconditions against the transaction, writing nothing.
+fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
+    match write {
+        Write::PutActivity(a, expect) => activities::check(txn, a.id.0, *expect).map(|_| ()),
+        Write::DeleteActivity(id) => expect_row(txn, ACTIVITIES, id.0, Expect::Exists, "activity"),
+        Write::PutProject(p, expect, _) => {
+            expect_row(txn, PROJECTS, p.id.0, *expect, "project")?;
+            if p.status != ProjectStatus::Archived {
+                let names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
+                let holder = names
+                    .get(name_key(&p.name).as_str())
+                    .map_err(storage_err)?
+                    .map(|g| g.value());
+                if holder.is_some_and(|id| id != p.id.0) {
+                    return Err(StoreError::Conflict(
+                        "a project with this name already exists".into(),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Write::DeleteProject(id) => expect_row(txn, PROJECTS, id.0, Expect::Exists, "project"),
+        Write::PutUpdate(u, expect) => expect_row(txn, UPDATES, u.id.0, *expect, "update"),
+        Write::DeleteUpdate(id) => expect_row(txn, UPDATES, id.0, Expect::Exists, "update"),
+        Write::DeleteMessage(id) => expect_row(txn, MESSAGES, id.0, Expect::Exists, "message"),
+        Write::ReadNotification(user, id) => {
+            let rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
+            let n: Option<Notification> = get_json(&rows, id.0)?;
+            match n {
+                Some(n) if n.recipient == *user => Ok(()),
+                _ => Err(StoreError::NotFound),
+            }
+        }
+        Write::RequireUser(id, field) => {
+            if exists(txn, USERS, id.0)? {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid {
+                    field,
+                    message: "must name an existing user",
+                })
+            }
+        }
+        Write::RequireProject(id, field) => {
+            if exists(txn, PROJECTS, id.0)? {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid {
+                    field,
+                    message: "must name an existing project",
+                })
+            }
+        }
+        Write::AddNotification(_)
+        | Write::ReadAllNotifications(_)
+        | Write::AddMessage(_)
+        | Write::ReadConversation(..)
+        | Write::Audit(_) => Ok(()),
+    }
+}
+
+/// Performs one (already checked) write.
+fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
+    let txn = batch.txn();
+    match write {
+        Write::PutActivity(a, expect) => {
+            let old = activities::load(txn, a.id.0)?;
+            if *expect == Expect::New {
+                raise_high(txn, IdKind::Activity, a.id.0)?;
+            }
+            activities::put(batch, a, old.as_ref())
+        }
+        Write::DeleteActivity(id) => activities::delete(batch, id.0),
+        Write::PutProject(p, expect, team_changed) => {
+            if *expect == Expect::New {
+                raise_high(txn, IdKind::Project, p.id.0)?;
+            }
+            projects::put(batch, p, *expect, *team_changed)
+        }
+        Write::DeleteProject(id) => projects::delete(batch, id.0),
+        Write::PutUpdate(u, expect) => {
+            if *expect == Expect::New {
+                raise_high(txn, IdKind::Update, u.id.0)?;
+            }
+            messages::put_update(batch, u, *expect)
+        }
+        Write::DeleteUpdate(id) => messages::delete_update(batch, *id),
+        Write::AddNotification(n) => {
+            raise_high(txn, IdKind::Notification, n.id.0)?;
+            messages::add_notification(batch, n)
+        }
+        Write::ReadNotification(user, id) => messages::read_notification(txn, *user, *id),
+        Write::ReadAllNotifications(user) => messages::read_all_notifications(txn, *user),
+        Write::AddMessage(m) => {
+            raise_high(txn, IdKind::Message, m.id.0)?;
+            messages::add_message(batch, m)
+        }
+        Write::DeleteMessage(id) => messages::delete_message(batch, *id),
+        Write::ReadConversation(user, c, up_to) => {
+            messages::read_conversation(txn, *user, *c, *up_to)
+        }
+        Write::Audit(e) => {
+            raise_high(txn, IdKind::Audit, e.id.0)?;
+            messages::add_audit(txn, e)
+        }
+        Write::RequireUser(..) | Write::RequireProject(..) => Ok(()),
+    }
+}
+
+#[async_trait]
+impl DomainStore for RedbStore {
+    fn allocate_id(&self, kind: IdKind) -> u64 {
+        self.ids.next(kind)
+    }
+
+    async fn apply(&self, changeset: Changeset) -> Result<Vec<ChangeEntry>, StoreError> {
+        self.write(move |batch| {
+            for write in &changeset.writes {
+                check(batch.txn(), write)?;
+            }
+            let first = batch.recorded();
+            for write in &changeset.writes {
+                // Every precondition held, so a failure here is the storage's: the batch must
+                // not commit half of this changeset.
+                perform(batch, write).map_err(|e| match e {
+                    e @ (StoreError::Backend(_)
+                    | StoreError::Unavailable(_)
+                    | StoreError::Corrupt(_)) => e,
+                    other => {
+                        StoreError::Backend(format!("changeset failed after its checks: {other}"))
+                    }
+                })?;
+            }
+            Ok(batch.recorded_since(first))
+        })
+        .await
+    }
+
+    async fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
+        activities::get(&self.read()?, id)
+    }
+
+    async fn activities(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Activity>), StoreError> {
+        activities::list(
+            &self.read()?,
+            viewer,
+            filter,
+            order,
+            descending,
+            offset,
+            limit,
+        )
+    }
+
+    async fn activity_ids(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+    ) -> Result<Vec<ActivityId>, StoreError> {
+        let ids = activities::matching_ids(&self.read()?, viewer, filter, order, descending)?;
+        Ok(ids.into_iter().map(ActivityId).collect())
+    }
+
+    async fn activities_by_ids(&self, ids: &[ActivityId]) -> Result<Vec<Activity>, StoreError> {
+        let ids: Vec<u64> = ids.iter().map(|i| i.0).collect();
+        activities::by_ids(&self.read()?, &ids)
+    }
+
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
+        projects::get(&self.read()?, id)
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        projects::all(&self.read()?)
+    }
+
+    async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
+        projects::of_person(&self.read()?, user)
+    }
+
+    async fn update(&self, id: UpdateId) -> Result<Option<Update>, StoreError> {
+        messages::get_update(&self.read()?, id)
+    }
+
+    async fn updates(&self) -> Result<Vec<Update>, StoreError> {
+        messages::all_updates(&self.read()?)
+    }
+
+    async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError> {
+        messages::notifications_of(&self.read()?, user)
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        messages::get_message(&self.read()?, id)
+    }
+
+    async fn messages(
+        &self,
+        user: UserId,
+        conversation: Conversation,
+        before: Option<MessageId>,
+    ) -> Result<Vec<Message>, StoreError> {
+        messages::messages_of(&self.read()?, user, conversation, before)
+    }
+
+    async fn conversations(
+        &self,
+        user: UserId,
+        rooms: &[ProjectId],
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        messages::conversations_of(&self.read()?, user, rooms)
+    }
+
+    async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        messages::audit_entries(&self.read()?)
+    }
+}

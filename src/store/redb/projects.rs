@@ -1,0 +1,145 @@
+//! Projects in redb: the row, the unique-name index of projects not archived, and the
+//! person → projects index used for visibility.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::tables::*;
+use super::{Batch, activities, storage_err};
+use crate::domain::change::{ChangeOp, VisibilityKeys};
+use crate::domain::project::{Project, ProjectStatus, name_key};
+use crate::domain::time;
+use crate::domain::{ProjectId, UserId};
+use crate::store::{Expect, StoreError};
+
+/// Who may see a project's changes.
+pub fn visibility_keys(p: &Project) -> VisibilityKeys {
+    VisibilityKeys {
+        project: Some(p.id.0),
+        creator: Some(p.manager_id.0),
+        assignee: None,
+        parties: p.team_members.iter().map(|u| u.0).collect(),
+    }
+}
+
+pub(super) fn load(txn: &WriteTransaction, id: u64) -> Result<Option<Project>, StoreError> {
+    let table = txn.open_table(PROJECTS).map_err(storage_err)?;
+    get_json(&table, id)
+}
+
+fn index(txn: &WriteTransaction, p: &Project, insert: bool) -> Result<(), StoreError> {
+    {
+        let mut people = txn.open_table(PROJECTS_BY_PERSON).map_err(storage_err)?;
+        for person in p.people() {
+            if insert {
+                people.insert((person.0, p.id.0), ()).map_err(storage_err)?;
+            } else {
+                people.remove((person.0, p.id.0)).map_err(storage_err)?;
+            }
+        }
+    }
+    if p.status != ProjectStatus::Archived {
+        let mut names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
+        let key = name_key(&p.name);
+        if insert {
+            names.insert(key.as_str(), p.id.0).map_err(storage_err)?;
+        } else {
+            names.remove(key.as_str()).map_err(storage_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `p` after checking `expect` and the unique name; logs the change.
+pub(super) fn put(
+    batch: &mut Batch<'_>,
+    p: &Project,
+    expect: Expect,
+    team_changed: bool,
+) -> Result<(), StoreError> {
+    let txn = batch.txn();
+    let old = load(txn, p.id.0)?;
+    match (expect, &old) {
+        (Expect::New, Some(_)) => {
+            return Err(StoreError::Conflict("project already exists".into()));
+        }
+        (Expect::Exists | Expect::Version(_), None) => return Err(StoreError::NotFound),
+        _ => {}
+    }
+    if p.status != ProjectStatus::Archived {
+        let names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
+        let holder = names
+            .get(name_key(&p.name).as_str())
+            .map_err(storage_err)?
+            .map(|g| g.value());
+        if holder.is_some_and(|id| id != p.id.0) {
+            return Err(StoreError::Conflict(
+                "a project with this name already exists".into(),
+            ));
+        }
+    }
+    if let Some(old) = &old {
+        index(txn, old, false)?;
+    }
+    put_json(
+        &mut txn.open_table(PROJECTS).map_err(storage_err)?,
+        p.id.0,
+        p,
+    )?;
+    index(txn, p, true)?;
+    let op = match (&old, team_changed) {
+        (None, _) => ChangeOp::Created,
+        (Some(_), true) => ChangeOp::TeamChanged,
+        (Some(_), false) => ChangeOp::Updated,
+    };
+    batch.record_change("project", p.id.0, op, visibility_keys(p))?;
+    Ok(())
+}
+
+/// Deletes a project and detaches its activities (each logged as updated).
+pub(super) fn delete(batch: &mut Batch<'_>, id: u64) -> Result<(), StoreError> {
+    let txn = batch.txn();
+    let old = load(txn, id)?.ok_or(StoreError::NotFound)?;
+    for activity_id in activities::ids_in_project(txn, id)? {
+        if let Some(old_activity) = activities::load(txn, activity_id)? {
+            let mut detached = old_activity.clone();
+            detached.project_id = None;
+            detached.version += 1;
+            detached.updated_at = time::now();
+            activities::put(batch, &detached, Some(&old_activity))?;
+        }
+    }
+    let txn = batch.txn();
+    index(txn, &old, false)?;
+    txn.open_table(PROJECTS)
+        .map_err(storage_err)?
+        .remove(id)
+        .map_err(storage_err)?;
+    batch.record_change("project", id, ChangeOp::Deleted, visibility_keys(&old))?;
+    Ok(())
+}
+
+pub(super) fn get(txn: &ReadTransaction, id: ProjectId) -> Result<Option<Project>, StoreError> {
+    let rows = txn.open_table(PROJECTS).map_err(storage_err)?;
+    get_json(&rows, id.0)
+}
+
+pub(super) fn all(txn: &ReadTransaction) -> Result<Vec<Project>, StoreError> {
+    let rows = txn.open_table(PROJECTS).map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in rows.iter().map_err(storage_err)? {
+        out.push(decode(row.map_err(storage_err)?.1.value())?);
+    }
+    Ok(out)
+}
+
+pub(super) fn of_person(txn: &ReadTransaction, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
+    let t = txn.open_table(PROJECTS_BY_PERSON).map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in t
+        .range((user.0, 0)..=(user.0, u64::MAX))
+        .map_err(storage_err)?
+    {
+        out.push(ProjectId(row.map_err(storage_err)?.0.value().1));
+    }
+    Ok(out)
+}
