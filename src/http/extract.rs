@@ -97,6 +97,54 @@ impl QueryMap {
     }
 }
 
+impl QueryMap {
+    /// A value parsed by `parse`; unparsable is a `400` naming `key` and `expected`.
+    pub fn parsed<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(raw) => match parse(raw) {
+                Some(v) => Ok(Some(v)),
+                None => Err(DomainError::field(key, format!("must be {expected}")).into()),
+            },
+        }
+    }
+
+    /// A positive integer id.
+    pub fn id(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        self.parsed(
+            key,
+            |raw| raw.parse::<u64>().ok().filter(|v| *v > 0),
+            "a positive integer id",
+        )
+    }
+
+    /// An RFC 3339 time, or a `YYYY-MM-DD` date meaning its midnight UTC.
+    pub fn time(&self, key: &str) -> Result<Option<crate::domain::time::Timestamp>, ApiError> {
+        self.parsed(
+            key,
+            parse_time,
+            "an RFC 3339 time such as 2026-11-28T09:30:00Z, or a date",
+        )
+    }
+}
+
+/// Parses an RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date (its midnight UTC).
+pub fn parse_time(raw: &str) -> Option<crate::domain::time::Timestamp> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(t.to_offset(time::UtcOffset::UTC));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw, &format)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
+}
+
 /// The signed-in caller, from `Authorization: Bearer <access token>`; `401` otherwise, and
 /// `429` over the per-user API rate.
 pub struct AuthUser(pub Principal);

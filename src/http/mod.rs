@@ -64,7 +64,12 @@ pub fn router(config: &Config, state: AppState) -> Router {
     ));
     let api = Router::new()
         .nest("/auth", auth_routes)
-        .nest("/users", rest::users::router());
+        .nest("/users", rest::users::router())
+        .nest("/activities", rest::activities::router())
+        .nest("/projects", rest::projects::router())
+        .nest("/updates", rest::updates::router())
+        .nest("/chat", rest::chat::router())
+        .nest("/audit", rest::audit::router());
     Router::new()
         .nest("/api", api)
         .merge(health::router())

@@ -368,9 +368,14 @@ impl ActivityService {
         patch: ActivityPatch,
     ) -> Result<Activity, DomainError> {
         for _ in 0..3 {
-            match self.try_update(principal, id, patch.clone()).await {
-                Err(DomainError::Conflict(_)) if patch.version.is_none() => continue,
-                other => return other,
+            match self.try_update(principal, id, patch.clone()).await? {
+                Some(activity) => return Ok(activity),
+                None if patch.version.is_none() => continue,
+                None => {
+                    return Err(DomainError::Conflict(
+                        "activity was changed by someone else; reload it".into(),
+                    ));
+                }
             }
         }
         Err(DomainError::Conflict(
@@ -378,12 +383,13 @@ impl ActivityService {
         ))
     }
 
+    /// One attempt; `Ok(None)` when the row changed between reading and writing it.
     async fn try_update(
         &self,
         principal: &Principal,
         id: ActivityId,
         patch: ActivityPatch,
-    ) -> Result<Activity, DomainError> {
+    ) -> Result<Option<Activity>, DomainError> {
         let old = self.get(principal, id).await?;
         if !visibility::can_change_activity(&principal.user, &old) {
             return Err(DomainError::Forbidden(
@@ -468,7 +474,7 @@ impl ActivityService {
             new.status = status;
         }
         if new == old {
-            return Ok(old);
+            return Ok(Some(old));
         }
         new.version = old.version + 1;
         new.updated_at = time::now();
@@ -511,11 +517,10 @@ impl ActivityService {
             ));
         }
         match self.store.apply(changeset).await {
+            Ok(_) => Ok(Some(new)),
             Err(StoreError::NotFound) => Err(not_found()),
-            other => {
-                other?;
-                Ok(new)
-            }
+            Err(StoreError::Stale) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -99,6 +99,7 @@ impl From<StoreError> for DomainError {
         match e {
             StoreError::Conflict(msg) => DomainError::Conflict(msg),
             StoreError::NotFound => DomainError::NotFound("not found".into()),
+            StoreError::Stale => DomainError::Conflict("changed by someone else; reload it".into()),
             StoreError::Invalid { field, message } => DomainError::field(field, message),
             StoreError::Unavailable(msg) => {
                 DomainError::Unavailable(format!("storage unavailable: {msg}"))

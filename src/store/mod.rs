@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The object to change does not exist.
     #[error("not found")]
     NotFound,
+    /// The object changed since it was read (its version moved on).
+    #[error("changed since read")]
+    Stale,
     /// A referenced object does not exist; names the request field.
     #[error("{field} {message}")]
     Invalid {

@@ -3,8 +3,13 @@
 
 mod common;
 
+mod activities;
+mod audit;
 mod auth;
+mod chat;
 mod errors;
 mod health;
+mod projects;
 mod startup;
+mod updates;
 mod users;

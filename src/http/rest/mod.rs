@@ -1,6 +1,11 @@
 //! REST resources, one module each: routes, request/response shapes and handlers.
 
+pub mod activities;
+pub mod audit;
 pub mod auth;
+pub mod chat;
+pub mod projects;
+pub mod updates;
 pub mod users;
 
 use serde::Serialize;

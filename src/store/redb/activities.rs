@@ -64,10 +64,7 @@ pub(super) fn check(
     match (expect, &stored) {
         (Expect::New, Some(_)) => Err(StoreError::Conflict("activity already exists".into())),
         (Expect::Exists | Expect::Version(_), None) => Err(StoreError::NotFound),
-        (Expect::Version(v), Some(s)) if s.version != v => Err(StoreError::Conflict(format!(
-            "activity was changed by someone else (version {} is current, not {v})",
-            s.version
-        ))),
+        (Expect::Version(v), Some(s)) if s.version != v => Err(StoreError::Stale),
         _ => Ok(stored),
     }
 }
