@@ -5,13 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FieldErrors, push_field};
 use super::ids::{ActivityId, ProjectId, UserId};
-use super::time::{Timestamp, rfc3339};
+use super::time::rfc3339;
+use ::time::OffsetDateTime;
 
 /// Declares a string enum with its wire names and labels, in order.
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal, $label:literal;)+ }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $wire)] $variant,)+
         }
@@ -137,7 +138,7 @@ pub fn status_move(from: ActivityStatus, to: ActivityStatus) -> Move {
 }
 
 /// An activity as stored and as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activity {
     /// Server-assigned id.
     pub id: ActivityId,
@@ -154,10 +155,10 @@ pub struct Activity {
     pub priority: Priority,
     /// Planned or actual start.
     #[serde(with = "rfc3339::option")]
-    pub start_time: Option<Timestamp>,
+    pub start_time: Option<OffsetDateTime>,
     /// Planned or actual end; not before `start_time`.
     #[serde(with = "rfc3339::option")]
-    pub end_time: Option<Timestamp>,
+    pub end_time: Option<OffsetDateTime>,
     /// Who does it.
     pub assigned_to: Option<UserId>,
     /// Who created it.
@@ -166,10 +167,10 @@ pub struct Activity {
     pub project_id: Option<ProjectId>,
     /// When created.
     #[serde(with = "rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     /// When last changed.
     #[serde(with = "rfc3339")]
-    pub updated_at: Timestamp,
+    pub updated_at: OffsetDateTime,
     /// Starts at 1, grows by one on every change.
     pub version: u64,
 }
@@ -178,8 +179,8 @@ pub struct Activity {
 pub fn validate_fields(
     title: Option<&str>,
     description: Option<&str>,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
+    start: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
     fields: &mut FieldErrors,
 ) {
     if let Some(title) = title {

@@ -3,16 +3,17 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AuditId, UserId};
-use super::time::{Timestamp, rfc3339};
+use super::time::rfc3339;
+use ::time::OffsetDateTime;
 
 /// One audited action.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Server-assigned id.
     pub id: AuditId,
     /// When.
     #[serde(with = "rfc3339")]
-    pub ts: Timestamp,
+    pub ts: OffsetDateTime,
     /// Who (absent for failed logins of unknown users).
     pub actor_id: Option<UserId>,
     /// From which client address.

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::wire_enum;
 use super::ids::{MessageId, ProjectId, UserId};
-use super::time::{Timestamp, rfc3339};
+use super::time::rfc3339;
+use ::time::OffsetDateTime;
 
 wire_enum!(
     /// Who wrote a message.
@@ -17,7 +18,7 @@ wire_enum!(
 );
 
 /// A chat message; exactly one of `receiver_id` and `project_id` is set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// Server-assigned id.
     pub id: MessageId,
@@ -33,7 +34,7 @@ pub struct Message {
     pub message_type: MessageType,
     /// When sent.
     #[serde(with = "rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
 }
 
 /// A conversation: a direct one with a peer, or a project room.

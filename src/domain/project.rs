@@ -6,7 +6,8 @@ use time::Date;
 use super::activity::wire_enum;
 use super::error::{FieldErrors, push_field};
 use super::ids::{ProjectId, UserId};
-use super::time::{Timestamp, rfc3339};
+use super::time::rfc3339;
+use ::time::OffsetDateTime;
 
 wire_enum!(
     /// Where a project stands.
@@ -30,7 +31,7 @@ pub mod date_format {
 }
 
 /// A project as stored and as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Project {
     /// Server-assigned id.
     pub id: ProjectId,
@@ -52,10 +53,10 @@ pub struct Project {
     pub team_members: Vec<UserId>,
     /// When created.
     #[serde(with = "rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     /// When last changed.
     #[serde(with = "rfc3339")]
-    pub updated_at: Timestamp,
+    pub updated_at: OffsetDateTime,
 }
 
 impl Project {

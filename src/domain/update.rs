@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{Priority, wire_enum};
 use super::ids::{NotificationId, UpdateId, UserId};
-use super::time::{Timestamp, rfc3339};
+use super::time::rfc3339;
+use ::time::OffsetDateTime;
 
 wire_enum!(
     /// What an announcement is about.
@@ -23,7 +24,7 @@ wire_enum!(
 );
 
 /// An announcement.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Update {
     /// Server-assigned id.
     pub id: UpdateId,
@@ -40,10 +41,10 @@ pub struct Update {
     pub created_by: UserId,
     /// When posted.
     #[serde(with = "rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
     /// When last changed.
     #[serde(with = "rfc3339")]
-    pub updated_at: Timestamp,
+    pub updated_at: OffsetDateTime,
 }
 
 wire_enum!(
@@ -81,5 +82,5 @@ pub struct Notification {
     pub read: bool,
     /// When created.
     #[serde(with = "rfc3339")]
-    pub created_at: Timestamp,
+    pub created_at: OffsetDateTime,
 }

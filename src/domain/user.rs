@@ -7,7 +7,7 @@ use super::ids::UserId;
 use super::time::{Timestamp, rfc3339};
 
 /// What a user may do; see API.md §Roles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including user management and the audit log.
@@ -40,7 +40,7 @@ impl Role {
 }
 
 /// Shop-floor details a user keeps about themselves.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Profile {
     /// e.g. "Line lead".
@@ -54,7 +54,7 @@ pub struct Profile {
 }
 
 /// A change to some profile fields; absent fields stay as they are.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProfilePatch {
     /// New job title.
     pub job_title: Option<String>,

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
+use super::openapi::{HealthBody, ReadyBody};
 
 /// Health routes; public.
 pub fn router() -> Router<AppState> {
@@ -16,11 +17,25 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "The process serves",
+    responses((status = 200, body = HealthBody))
+)]
+pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "The database is open and writable",
+    responses((status = 200, body = ReadyBody), (status = 503, body = ReadyBody))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.services.store.check().await {
         Ok(()) => Json(json!({"status": "ready", "checks": {"database": "ok"}})).into_response(),
         Err(e) => (

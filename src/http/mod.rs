@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extract;
 mod health;
+pub mod openapi;
 pub mod rest;
 
 use std::net::IpAddr;
@@ -69,7 +70,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/projects", rest::projects::router())
         .nest("/updates", rest::updates::router())
         .nest("/chat", rest::chat::router())
-        .nest("/audit", rest::audit::router());
+        .nest("/audit", rest::audit::router())
+        .route("/openapi.json", axum::routing::get(openapi::document));
     Router::new()
         .nest("/api", api)
         .merge(health::router())

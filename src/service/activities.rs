@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ::time::OffsetDateTime;
 use serde::Deserialize;
 
 use super::Principal;
@@ -22,7 +23,7 @@ use crate::store::{
 };
 
 /// `POST /api/activities/` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewActivity {
     /// 1–200 characters.
     pub title: String,
@@ -38,10 +39,10 @@ pub struct NewActivity {
     pub priority: Option<Priority>,
     /// Start.
     #[serde(default, with = "time::rfc3339::option")]
-    pub start_time: Option<Timestamp>,
+    pub start_time: Option<OffsetDateTime>,
     /// End; not before start.
     #[serde(default, with = "time::rfc3339::option")]
-    pub end_time: Option<Timestamp>,
+    pub end_time: Option<OffsetDateTime>,
     /// Assignee.
     pub assigned_to: Option<UserId>,
     /// Project.
@@ -49,7 +50,7 @@ pub struct NewActivity {
 }
 
 /// `PATCH /api/activities/{id}/` body: absent fields stay; `null` clears a nullable one.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ActivityPatch {
     /// New title.
     pub title: Option<String>,
@@ -64,10 +65,10 @@ pub struct ActivityPatch {
     pub priority: Option<Priority>,
     /// New start, or `null`.
     #[serde(default, deserialize_with = "double_option::time")]
-    pub start_time: Option<Option<Timestamp>>,
+    pub start_time: Option<Option<OffsetDateTime>>,
     /// New end, or `null`.
     #[serde(default, deserialize_with = "double_option::time")]
-    pub end_time: Option<Option<Timestamp>>,
+    pub end_time: Option<Option<OffsetDateTime>>,
     /// New assignee, or `null`.
     #[serde(default, deserialize_with = "double_option::plain")]
     pub assigned_to: Option<Option<UserId>>,

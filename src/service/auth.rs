@@ -29,7 +29,7 @@ pub const BAD_CREDENTIALS: &str = "invalid username or password";
 pub const BAD_TOKEN: &str = "invalid, expired or revoked token";
 
 /// `POST /api/auth/register/` and `POST /api/users/` bodies.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterInput {
     /// 3–32 of `[A-Za-z0-9_.-]`.
     pub username: String,
@@ -42,7 +42,7 @@ pub struct RegisterInput {
 }
 
 /// `PATCH /api/auth/user/` body.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateMeInput {
     /// New email.
     pub email: Option<String>,

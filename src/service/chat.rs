@@ -18,7 +18,7 @@ use crate::domain::{DomainError, MessageId, ProjectId, UserId};
 use crate::store::{Changeset, ConversationSummary, IdKind, Store, StoreError, Write};
 
 /// `POST /api/chat/messages/` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewMessage {
     /// For a direct message.
     pub receiver_id: Option<UserId>,

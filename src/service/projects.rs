@@ -20,7 +20,7 @@ use crate::domain::{DomainError, ProjectId, UserId};
 use crate::store::{Changeset, Expect, IdKind, Store, StoreError, Write};
 
 /// `POST /api/projects/` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
     /// 1–200 characters, unique among projects not archived.
     pub name: String,
@@ -43,7 +43,7 @@ pub struct NewProject {
 }
 
 /// `PATCH /api/projects/{id}/` body.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProjectPatch {
     /// New name.
     pub name: Option<String>,

@@ -17,7 +17,7 @@ use crate::domain::{DomainError, NotificationId, UpdateId};
 use crate::store::{Changeset, Expect, IdKind, Store, StoreError, Write};
 
 /// `POST /api/updates/` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewUpdate {
     /// 1–200 characters.
     pub title: String,
@@ -32,7 +32,7 @@ pub struct NewUpdate {
 }
 
 /// `PATCH /api/updates/{id}/` body.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdatePatch {
     /// New title.
     pub title: Option<String>,

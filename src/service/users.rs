@@ -30,7 +30,7 @@ pub struct UserQuery {
 }
 
 /// `POST /api/users/` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateUserInput {
     /// The account fields.
     #[serde(flatten)]
@@ -40,7 +40,7 @@ pub struct CreateUserInput {
 }
 
 /// `PATCH /api/users/{id}/` body.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct AdminUpdateInput {
     /// New role.
     pub role: Option<Role>,

@@ -15,6 +15,7 @@ use crate::domain::{ActivityId, ProjectId, UserId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
+use crate::http::openapi::{Choice, ErrorBody, StatusChoice};
 use crate::service::Principal;
 use crate::service::activities::{ActivityPatch, ActivityQuery, NewActivity, parse_ordering};
 
@@ -77,7 +78,16 @@ pub async fn list_for(
     Ok(Json(ListBody::new(page, path, &query.0)))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/activities/",
+    tag = "activities",
+    summary = "Activities you may see",
+    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -86,7 +96,16 @@ async fn list(
     list_for(&state, &me, &query, activity_query, "/api/activities/").await
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/activities/",
+    tag = "activities",
+    summary = "Create an activity",
+    request_body = NewActivity,
+    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn create(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<NewActivity>,
@@ -95,7 +114,16 @@ async fn create(
     Ok((StatusCode::CREATED, Json(activity)))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/api/activities/{id}/",
+    tag = "activities",
+    summary = "One activity",
+    params(("id" = u64, Path, description = "The activity's id")),
+    responses((status = 200, body = Activity), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -105,7 +133,17 @@ async fn read(
     ))
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/activities/{id}/",
+    tag = "activities",
+    summary = "Change an activity",
+    params(("id" = u64, Path, description = "The activity's id")),
+    request_body = ActivityPatch,
+    responses((status = 200, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -120,7 +158,16 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/activities/{id}/",
+    tag = "activities",
+    summary = "Delete an activity",
+    params(("id" = u64, Path, description = "The activity's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -133,7 +180,15 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/activities/types/",
+    tag = "activities",
+    summary = "Activity types",
+    responses((status = 200, body = Vec<Choice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
     Json(
         ActivityType::ALL
             .iter()
@@ -142,7 +197,15 @@ async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
     )
 }
 
-async fn statuses(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/activities/statuses/",
+    tag = "activities",
+    summary = "Activity statuses",
+    responses((status = 200, body = Vec<StatusChoice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn statuses(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
     Json(
         ActivityStatus::ALL
             .iter()
@@ -202,7 +265,16 @@ pub fn csv_row(a: &Activity) -> String {
 
 /// Streams the filtered list as CSV, reading rows in chunks so a large export does not sit in
 /// memory.
-async fn export(
+#[utoipa::path(
+    get,
+    path = "/api/activities/export.csv",
+    tag = "activities",
+    summary = "The filtered list as CSV",
+    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending")),
+    responses((status = 200, description = "CSV, header row first", content_type = "text/csv", body = String), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn export(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,

@@ -5,6 +5,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::ListBody;
+use crate::http::openapi::ErrorBody;
+
 use crate::domain::UserId;
 use crate::domain::audit::AuditEntry;
 use crate::http::AppState;
@@ -17,7 +19,16 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(list))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/audit/",
+    tag = "audit",
+    summary = "The audit log (admin)",
+    params(("action" = Option<String>, Query), ("actor" = Option<u64>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<AuditEntry>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,

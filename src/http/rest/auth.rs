@@ -7,6 +7,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::users::UserView;
+use crate::http::openapi::ErrorBody;
+
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, ClientIp, OptionalJson};
@@ -23,30 +25,30 @@ pub fn router() -> Router<AppState> {
         .route("/password", post(change_password))
 }
 
-#[derive(Deserialize)]
-struct LoginInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginInput {
     username: String,
     password: String,
 }
 
-#[derive(Deserialize)]
-struct RefreshInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshInput {
     refresh: String,
 }
 
-#[derive(Deserialize, Default)]
-struct LogoutInput {
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct LogoutInput {
     refresh: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct PasswordInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordInput {
     current_password: String,
     new_password: String,
 }
 
-#[derive(Serialize)]
-struct TokenBody {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenBody {
     access: String,
     refresh: String,
     token_type: &'static str,
@@ -67,7 +69,15 @@ impl TokenBody {
     }
 }
 
-async fn register(
+#[utoipa::path(
+    post,
+    path = "/api/auth/register/",
+    tag = "auth",
+    summary = "Sign up as a user (when registration is enabled)",
+    request_body = RegisterInput,
+    responses((status = 201, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+)]
+pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<RegisterInput>,
@@ -78,7 +88,15 @@ async fn register(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn login(
+#[utoipa::path(
+    post,
+    path = "/api/auth/login/",
+    tag = "auth",
+    summary = "Sign in",
+    request_body = LoginInput,
+    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 423, description = "Account locked", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+)]
+pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<LoginInput>,
@@ -93,7 +111,15 @@ async fn login(
     Ok(Json(TokenBody::new(tokens, Some(view))))
 }
 
-async fn refresh(
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh/",
+    tag = "auth",
+    summary = "Spend a refresh token for a new pair",
+    request_body = RefreshInput,
+    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+)]
+pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<RefreshInput>,
 ) -> Result<Json<TokenBody>, ApiError> {
@@ -101,7 +127,16 @@ async fn refresh(
     Ok(Json(TokenBody::new(tokens, None)))
 }
 
-async fn logout(
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout/",
+    tag = "auth",
+    summary = "End this session",
+    request_body = Option<LogoutInput>,
+    responses((status = 204, description = "Signed out"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn logout(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     OptionalJson(input): OptionalJson<LogoutInput>,
@@ -111,11 +146,28 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
+#[utoipa::path(
+    get,
+    path = "/api/auth/user/",
+    tag = "auth",
+    summary = "The current user",
+    responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
     Json(UserView::new(me.user.clone(), &me.user))
 }
 
-async fn update_me(
+#[utoipa::path(
+    patch,
+    path = "/api/auth/user/",
+    tag = "auth",
+    summary = "Change your email, name or profile",
+    request_body = UpdateMeInput,
+    responses((status = 200, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update_me(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<UpdateMeInput>,
@@ -124,7 +176,16 @@ async fn update_me(
     Ok(Json(UserView::new(user, &me.user)))
 }
 
-async fn change_password(
+#[utoipa::path(
+    post,
+    path = "/api/auth/password/",
+    tag = "auth",
+    summary = "Change your password; ends your other sessions",
+    request_body = PasswordInput,
+    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn change_password(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<PasswordInput>,

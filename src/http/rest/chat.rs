@@ -13,6 +13,7 @@ use crate::domain::{MessageId, ProjectId, UserId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
+use crate::http::openapi::{ConversationView, ErrorBody};
 use crate::service::chat::NewMessage;
 
 /// Routes under `/api/chat`.
@@ -24,7 +25,16 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/read", post(mark_read))
 }
 
-async fn send(
+#[utoipa::path(
+    post,
+    path = "/api/chat/messages/",
+    tag = "chat",
+    summary = "Send a direct or project-room message",
+    request_body = NewMessage,
+    responses((status = 201, body = Message), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn send(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<NewMessage>,
@@ -35,7 +45,16 @@ async fn send(
     ))
 }
 
-async fn messages(
+#[utoipa::path(
+    get,
+    path = "/api/chat/messages/",
+    tag = "chat",
+    summary = "A conversation, newest first",
+    params(("with" = Option<u64>, Query, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, description = "A project room"), ("before" = Option<u64>, Query, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn messages(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -52,7 +71,16 @@ async fn messages(
     Ok(Json(ListBody::new(page, "/api/chat/messages/", &query.0)))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/chat/messages/{id}/",
+    tag = "chat",
+    summary = "Delete a message (sender or admin)",
+    params(("id" = u64, Path, description = "The message's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -61,7 +89,15 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn conversations(
+#[utoipa::path(
+    get,
+    path = "/api/chat/conversations/",
+    tag = "chat",
+    summary = "Your conversations with unread counts",
+    responses((status = 200, body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn conversations(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> Result<Json<Vec<Value>>, ApiError> {
@@ -81,13 +117,22 @@ async fn conversations(
     ))
 }
 
-#[derive(Deserialize)]
-struct ReadInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReadInput {
     with: Option<UserId>,
     project: Option<ProjectId>,
 }
 
-async fn mark_read(
+#[utoipa::path(
+    post,
+    path = "/api/chat/conversations/read/",
+    tag = "chat",
+    summary = "Mark a conversation read",
+    request_body = ReadInput,
+    responses((status = 204, description = "Marked"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn mark_read(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<ReadInput>,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::service::pagination::Page;
 
 /// The list envelope of API.md §Lists.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListBody<T: Serialize> {
     /// Matches across all pages.
     pub count: usize,

@@ -7,9 +7,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::ListBody;
+use crate::http::openapi::ErrorBody;
+
 use super::activities::{activity_query, list_for};
 use super::users::UserView;
-use crate::domain::activity::Activity;
+use crate::domain::activity::{Activity, ActivityStatus, ActivityType, Priority};
 use crate::domain::project::{Project, ProjectStatus};
 use crate::domain::{ProjectId, UserId};
 use crate::http::AppState;
@@ -28,7 +30,16 @@ pub fn router() -> Router<AppState> {
         .route("/{id}/activities", get(activities).post(create_activity))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/projects/",
+    tag = "projects",
+    summary = "Projects you may see",
+    params(("status" = Option<ProjectStatus>, Query), ("manager" = Option<u64>, Query), ("member" = Option<u64>, Query), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, description = "name, start_date, end_date or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<Project>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -52,7 +63,16 @@ async fn list(
     Ok(Json(ListBody::new(page, "/api/projects/", &query.0)))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/projects/",
+    tag = "projects",
+    summary = "Create a project (admin or staff)",
+    request_body = NewProject,
+    responses((status = 201, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn create(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<NewProject>,
@@ -63,7 +83,16 @@ async fn create(
     ))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/",
+    tag = "projects",
+    summary = "One project",
+    params(("id" = u64, Path, description = "The project's id")),
+    responses((status = 200, body = Project), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -71,7 +100,17 @@ async fn read(
     Ok(Json(state.services.projects.get(&me, ProjectId(id)).await?))
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/projects/{id}/",
+    tag = "projects",
+    summary = "Change a project (admin or manager)",
+    params(("id" = u64, Path, description = "The project's id")),
+    request_body = ProjectPatch,
+    responses((status = 200, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -86,7 +125,16 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/",
+    tag = "projects",
+    summary = "Delete a project (admin); its activities stay",
+    params(("id" = u64, Path, description = "The project's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -95,7 +143,16 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn team(
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/team/",
+    tag = "projects",
+    summary = "The team",
+    params(("id" = u64, Path, description = "The project's id")),
+    responses((status = 200, body = Vec<UserView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn team(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -108,12 +165,22 @@ async fn team(
     ))
 }
 
-#[derive(Deserialize)]
-struct MemberInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MemberInput {
     user_id: UserId,
 }
 
-async fn add_member(
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/team/",
+    tag = "projects",
+    summary = "Add a team member (admin or manager)",
+    params(("id" = u64, Path, description = "The project's id")),
+    request_body = MemberInput,
+    responses((status = 201, body = Vec<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn add_member(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -134,7 +201,16 @@ async fn add_member(
     ))
 }
 
-async fn remove_member(
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/team/{user_id}/",
+    tag = "projects",
+    summary = "Remove a team member (admin or manager)",
+    params(("id" = u64, Path, description = "The project's id"), ("user_id" = u64, Path, description = "The user's id")),
+    responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove_member(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     path: Result<Path<(u64, u64)>, axum::extract::rejection::PathRejection>,
@@ -148,7 +224,16 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn activities(
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/activities/",
+    tag = "projects",
+    summary = "The project's activities",
+    params(("id" = u64, Path, description = "The project's id"), ("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn activities(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -167,7 +252,17 @@ async fn activities(
     .await
 }
 
-async fn create_activity(
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/activities/",
+    tag = "projects",
+    summary = "Create an activity in the project",
+    params(("id" = u64, Path, description = "The project's id")),
+    request_body = NewActivity,
+    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn create_activity(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,

@@ -7,14 +7,17 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::ListBody;
+use crate::http::openapi::ErrorBody;
+
 use crate::domain::activity::Priority;
-use crate::domain::time::{Timestamp, rfc3339};
+use crate::domain::time::rfc3339;
 use crate::domain::update::{Notification, NotificationKind, Update, UpdateType};
 use crate::domain::{NotificationId, UpdateId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
 use crate::service::updates::{NewUpdate, UpdatePatch, UpdateQuery};
+use ::time::OffsetDateTime;
 
 /// Routes under `/api/updates`.
 pub fn router() -> Router<AppState> {
@@ -27,7 +30,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Notification JSON: the recipient is left out, since only they see it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NotificationView {
     id: NotificationId,
     kind: NotificationKind,
@@ -36,7 +39,7 @@ pub struct NotificationView {
     link: String,
     read: bool,
     #[serde(with = "rfc3339")]
-    created_at: Timestamp,
+    created_at: OffsetDateTime,
 }
 
 impl From<Notification> for NotificationView {
@@ -53,7 +56,16 @@ impl From<Notification> for NotificationView {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/updates/",
+    tag = "updates",
+    summary = "Updates (announcements)",
+    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("ordering" = Option<String>, Query, description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<Update>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -80,7 +92,16 @@ async fn list(
     Ok(Json(ListBody::new(page, "/api/updates/", &query.0)))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/updates/",
+    tag = "updates",
+    summary = "Post an update (admin or staff)",
+    request_body = NewUpdate,
+    responses((status = 201, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn create(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<NewUpdate>,
@@ -91,7 +112,16 @@ async fn create(
     ))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/api/updates/{id}/",
+    tag = "updates",
+    summary = "One update",
+    params(("id" = u64, Path, description = "The update's id")),
+    responses((status = 200, body = Update), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -99,7 +129,17 @@ async fn read(
     Ok(Json(state.services.updates.get(&me, UpdateId(id)).await?))
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/updates/{id}/",
+    tag = "updates",
+    summary = "Change an update (author or admin)",
+    params(("id" = u64, Path, description = "The update's id")),
+    request_body = UpdatePatch,
+    responses((status = 200, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -114,7 +154,16 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/updates/{id}/",
+    tag = "updates",
+    summary = "Delete an update (author or admin)",
+    params(("id" = u64, Path, description = "The update's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn remove(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -123,7 +172,16 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn notifications(
+#[utoipa::path(
+    get,
+    path = "/api/updates/notifications/",
+    tag = "notifications",
+    summary = "Your notifications, newest first",
+    params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<NotificationView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn notifications(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -141,7 +199,16 @@ async fn notifications(
     )))
 }
 
-async fn read_one(
+#[utoipa::path(
+    post,
+    path = "/api/updates/notifications/{id}/read/",
+    tag = "notifications",
+    summary = "Mark a notification read",
+    params(("id" = u64, Path, description = "The notification's id")),
+    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read_one(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -154,7 +221,15 @@ async fn read_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn read_all(
+#[utoipa::path(
+    post,
+    path = "/api/updates/notifications/read-all/",
+    tag = "notifications",
+    summary = "Mark all your notifications read",
+    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read_all(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> Result<StatusCode, ApiError> {

@@ -7,17 +7,20 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::ListBody;
+use crate::http::openapi::ErrorBody;
+
 use crate::domain::UserId;
-use crate::domain::time::{Timestamp, rfc3339};
+use crate::domain::time::rfc3339;
 use crate::domain::user::{Profile, Role, User};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
 use crate::service::users::{AdminUpdateInput, CreateUserInput, UserQuery};
 use crate::service::visibility;
+use ::time::OffsetDateTime;
 
 /// User JSON; `email` only for admins and the user themselves.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     id: UserId,
     username: String,
@@ -28,9 +31,9 @@ pub struct UserView {
     is_active: bool,
     profile: Profile,
     #[serde(with = "rfc3339")]
-    created_at: Timestamp,
+    created_at: OffsetDateTime,
     #[serde(with = "rfc3339")]
-    updated_at: Timestamp,
+    updated_at: OffsetDateTime,
 }
 
 impl UserView {
@@ -58,7 +61,16 @@ pub fn router() -> Router<AppState> {
         .route("/{id}", get(read).patch(update))
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/users/",
+    tag = "users",
+    summary = "The user directory",
+    params(("role" = Option<Role>, Query), ("is_active" = Option<bool>, Query), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, description = "username or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    responses((status = 200, body = ListBody<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: QueryMap,
@@ -87,7 +99,16 @@ async fn list(
     Ok(Json(ListBody::new(page, "/api/users/", &query.0)))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/users/",
+    tag = "users",
+    summary = "Create a user (admin)",
+    request_body = CreateUserInput,
+    responses((status = 201, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn create(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     ApiJson(input): ApiJson<CreateUserInput>,
@@ -100,7 +121,16 @@ async fn create(
     Ok((StatusCode::CREATED, Json(UserView::new(user, &me.user))))
 }
 
-async fn read(
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/",
+    tag = "users",
+    summary = "One user",
+    params(("id" = u64, Path, description = "The user's id")),
+    responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn read(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
@@ -109,7 +139,17 @@ async fn read(
     Ok(Json(UserView::new(user, &me.user)))
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/users/{id}/",
+    tag = "users",
+    summary = "Change a user (admin)",
+    params(("id" = u64, Path, description = "The user's id")),
+    request_body = AdminUpdateInput,
+    responses((status = 200, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,

@@ -1,0 +1,120 @@
+//! `/api/openapi.json`: the OpenAPI 3 document, generated from the handlers' `#[utoipa::path]`
+//! annotations and the request and response types, so it cannot drift from the code silently.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{health, rest};
+
+/// The error body every failure answers (API.md §Errors).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// The inside of an error body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// e.g. `validation_error`, `not_found`.
+    code: String,
+    /// For people.
+    message: String,
+    /// Per-field messages, for validation errors only.
+    fields: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// An option of a choice list: `{value, label}`.
+#[derive(Serialize, ToSchema)]
+pub struct Choice {
+    value: String,
+    label: String,
+}
+
+/// A status option: `{value, label, terminal}`.
+#[derive(Serialize, ToSchema)]
+pub struct StatusChoice {
+    value: String,
+    label: String,
+    terminal: bool,
+}
+
+/// A conversation summary; `peer_id` for direct ones, `project_id` for rooms.
+#[derive(Serialize, ToSchema)]
+pub struct ConversationView {
+    /// `direct` or `project`.
+    kind: String,
+    peer_id: Option<u64>,
+    project_id: Option<u64>,
+    last_message: crate::domain::chat::Message,
+    unread: u64,
+}
+
+/// `/healthz` answer.
+#[derive(Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok`.
+    status: String,
+}
+
+/// `/readyz` answer.
+#[derive(Serialize, ToSchema)]
+pub struct ReadyBody {
+    /// `ready` or `unavailable`.
+    status: String,
+    /// Per part: `ok` or what fails.
+    checks: BTreeMap<String, String>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Nexus", description = "Shop-floor operations for a small plant. See API.md for the contract."),
+    modifiers(&BearerAuth),
+    paths(
+        rest::auth::register, rest::auth::login, rest::auth::refresh, rest::auth::logout,
+        rest::auth::me, rest::auth::update_me, rest::auth::change_password,
+        rest::users::list, rest::users::create, rest::users::read, rest::users::update,
+        rest::activities::list, rest::activities::create, rest::activities::read,
+        rest::activities::update, rest::activities::remove, rest::activities::types,
+        rest::activities::statuses, rest::activities::export,
+        rest::projects::list, rest::projects::create, rest::projects::read,
+        rest::projects::update, rest::projects::remove, rest::projects::team,
+        rest::projects::add_member, rest::projects::remove_member,
+        rest::projects::activities, rest::projects::create_activity,
+        rest::updates::list, rest::updates::create, rest::updates::read, rest::updates::update,
+        rest::updates::remove, rest::updates::notifications, rest::updates::read_one,
+        rest::updates::read_all,
+        rest::chat::send, rest::chat::messages, rest::chat::remove, rest::chat::conversations,
+        rest::chat::mark_read,
+        rest::audit::list,
+        health::healthz, health::readyz,
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+pub struct ApiDoc;
+
+/// Serves the document.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
