@@ -1,0 +1,354 @@
+//! `nexus-bench`: starts a real `nexus serve` as a separate process on a temporary data
+//! directory, seeds it through the API, drives load over loopback and prints one row per
+//! scenario: requests/s, latency percentiles, errors, and the server's peak RSS.
+//!
+//! `cargo run --release --bin nexus-bench -- [--activities N] [--concurrency C]
+//! [--duration SECS] [scenario…]` with scenarios `get`, `list`, `list-user`, `create`, `login`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+const USER_PASSWORD: &str = "bench-user-password";
+const TYPES: [&str; 10] = [
+    "production", "maintenance", "quality_check", "inspection", "setup", "changeover", "downtime",
+    "safety", "training", "other",
+];
+const STATUSES: [&str; 5] = ["planned", "in_progress", "on_hold", "completed", "cancelled"];
+const PRIORITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Load generator for Nexus.
+#[derive(Parser)]
+#[command(name = "nexus-bench")]
+struct Args {
+    /// Activities to seed.
+    #[arg(long, default_value_t = 10_000)]
+    activities: usize,
+    /// Projects to seed.
+    #[arg(long, default_value_t = 20)]
+    projects: usize,
+    /// Concurrent connections during each scenario.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// The nexus binary (default: next to this one).
+    #[arg(long)]
+    nexus: Option<PathBuf>,
+    /// Scenarios to run (default: all).
+    scenarios: Vec<String>,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+fn start_server(binary: &PathBuf) -> Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new(binary)
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("NEXUS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
+        .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
+        .env("NEXUS_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    Ok(Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    })
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("server did not become ready")
+}
+
+async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> Result<String> {
+    let r: Value = client
+        .post(format!("{base}/api/auth/login/"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(r["access"].as_str().context("no access token")?.to_string())
+}
+
+async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Result<Value> {
+    Ok(client
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+fn activity_body(i: usize, projects: &[u64], users: &[u64]) -> Value {
+    let day = (i % 365) as i64;
+    let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + day) + time::Duration::minutes((i % 1440) as i64);
+    let start = start.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    json!({
+        "title": format!("Run {i} on line {}", i % 7),
+        "description": format!("Seeded activity {i}: check torque, log output, sign off."),
+        "type": TYPES[i % TYPES.len()],
+        "status": STATUSES[i % STATUSES.len()],
+        "priority": PRIORITIES[i % PRIORITIES.len()],
+        "start_time": start,
+        "project_id": if i % 5 == 0 { Value::Null } else { json!(projects[i % projects.len()]) },
+        "assigned_to": users[i % users.len()],
+    })
+}
+
+struct Seeded {
+    admin: String,
+    user: String,
+    activity_ids: Vec<u64>,
+    projects: Vec<u64>,
+    users: Vec<u64>,
+}
+
+async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seeded> {
+    let admin = login(client, base, "admin", ADMIN_PASSWORD).await?;
+    let mut users = Vec::new();
+    for i in 0..10 {
+        let role = if i < 2 { "staff" } else { "user" };
+        let u = post(client, format!("{base}/api/users/"), &admin, json!({
+            "username": format!("bench{i}"), "email": format!("bench{i}@plant.test"),
+            "password": USER_PASSWORD, "role": role})).await?;
+        users.push(u["id"].as_u64().context("user id")?);
+    }
+    let mut projects = Vec::new();
+    for i in 0..args.projects {
+        let team: Vec<u64> = users.iter().copied().skip(i % 5).step_by(3).collect();
+        let p = post(client, format!("{base}/api/projects/"), &admin, json!({
+            "name": format!("Project {i}"), "status": "active", "team_members": team})).await?;
+        projects.push(p["id"].as_u64().context("project id")?);
+    }
+    let total = args.activities;
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..64 {
+        let (client, base, admin) = (client.clone(), base.to_string(), admin.clone());
+        let (next, done, ids) = (next.clone(), done.clone(), ids.clone());
+        let (projects, users) = (projects.clone(), users.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let a = post(&client, format!("{base}/api/activities/"), &admin, activity_body(i, &projects, &users)).await?;
+                if let Some(id) = a["id"].as_u64()
+                    && let Ok(mut ids) = ids.lock()
+                {
+                    ids.push(id);
+                }
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if n % (total / 10).max(1) == 0 {
+                    eprintln!("  seeded {n}/{total} activities ({:.0}/s)", n as f64 / started.elapsed().as_secs_f64());
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    eprintln!("  seeding took {:.1} s", started.elapsed().as_secs_f64());
+    let user = login(client, base, "bench4", USER_PASSWORD).await?;
+    let activity_ids = ids.lock().map(|v| v.clone()).unwrap_or_default();
+    Ok(Seeded { admin, user, activity_ids, projects, users })
+}
+
+struct Outcome {
+    requests: u64,
+    errors: u64,
+    latencies_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+/// Runs `request(n)` from `concurrency` tasks for `duration`.
+async fn drive<F, Fut>(concurrency: usize, duration: Duration, request: F) -> Outcome
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let request = Arc::new(request);
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (request, counter, errors) = (request.clone(), counter.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if !request(n).await {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.push(t.elapsed().as_micros() as u64);
+            }
+            latencies
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            latencies_us.extend(l);
+        }
+    }
+    latencies_us.sort_unstable();
+    Outcome {
+        requests: latencies_us.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        latencies_us,
+        elapsed: started.elapsed(),
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+async fn ok(r: reqwest::Result<reqwest::Response>) -> bool {
+    match r {
+        Ok(r) => {
+            let good = r.status().is_success();
+            let _ = r.bytes().await;
+            good
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let binary = match &args.nexus {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("nexus"),
+    };
+    let all = ["get", "list", "list-user", "create", "login"];
+    let scenarios: Vec<String> = if args.scenarios.is_empty() {
+        all.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.scenarios.clone()
+    };
+    for s in &scenarios {
+        if !all.contains(&s.as_str()) {
+            bail!("unknown scenario {s:?}; choose from {}", all.join(", "));
+        }
+    }
+    let server = start_server(&binary)?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    wait_ready(&client, &server.base).await?;
+    eprintln!("seeding {} activities, {} projects, 10 users…", args.activities, args.projects);
+    let seeded = Arc::new(seed(&client, &server.base, &args).await?);
+    let duration = Duration::from_secs_f64(args.duration);
+    println!("nproc={} activities={} concurrency={} duration={}s", std::thread::available_parallelism().map_or(1, |n| n.get()), args.activities, args.concurrency, args.duration);
+    println!("{:<10} {:>10} {:>9} {:>9} {:>9} {:>7}", "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors");
+    for scenario in &scenarios {
+        eprintln!("running {scenario} for {:.0} s…", args.duration);
+        let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
+        let outcome = match scenario.as_str() {
+            "get" => drive(args.concurrency, duration, move |n| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move {
+                    let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
+                    ok(c.get(format!("{base}/api/activities/{id}/")).bearer_auth(&s.admin).send().await).await
+                }
+            }).await,
+            "list" => drive(args.concurrency, duration, move |_| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move { ok(c.get(format!("{base}/api/activities/?status=in_progress&page_size=50")).bearer_auth(&s.admin).send().await).await }
+            }).await,
+            "list-user" => drive(args.concurrency, duration, move |_| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move { ok(c.get(format!("{base}/api/activities/?status=in_progress&page_size=50")).bearer_auth(&s.user).send().await).await }
+            }).await,
+            "create" => drive(args.concurrency, duration, move |n| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move {
+                    let body = activity_body(n as usize, &s.projects, &s.users);
+                    ok(c.post(format!("{base}/api/activities/")).bearer_auth(&s.admin).json(&body).send().await).await
+                }
+            }).await,
+            "login" => drive(args.concurrency, duration, move |n| {
+                let (c, base) = (c.clone(), base.clone());
+                async move {
+                    let body = json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
+                    ok(c.post(format!("{base}/api/auth/login/")).json(&body).send().await).await
+                }
+            }).await,
+            _ => unreachable!("checked above"),
+        };
+        let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
+        let l = &outcome.latencies_us;
+        println!(
+            "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+            scenario, rps, percentile(l, 0.5), percentile(l, 0.99), percentile(l, 0.999), outcome.errors
+        );
+    }
+    if let Some(rss) = server.peak_rss_kib() {
+        println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+    }
+    Ok(())
+}
