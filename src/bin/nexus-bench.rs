@@ -18,10 +18,24 @@ use serde_json::{Value, json};
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 const USER_PASSWORD: &str = "bench-user-password";
 const TYPES: [&str; 10] = [
-    "production", "maintenance", "quality_check", "inspection", "setup", "changeover", "downtime",
-    "safety", "training", "other",
+    "production",
+    "maintenance",
+    "quality_check",
+    "inspection",
+    "setup",
+    "changeover",
+    "downtime",
+    "safety",
+    "training",
+    "other",
 ];
-const STATUSES: [&str; 5] = ["planned", "in_progress", "on_hold", "completed", "cancelled"];
+const STATUSES: [&str; 5] = [
+    "planned",
+    "in_progress",
+    "on_hold",
+    "completed",
+    "cancelled",
+];
 const PRIORITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 /// Load generator for Nexus.
@@ -73,7 +87,9 @@ impl Server {
 
 fn start_server(binary: &PathBuf) -> Result<Server> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new(binary)
         .arg("serve")
         .arg("--data")
@@ -134,8 +150,12 @@ async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -
 
 fn activity_body(i: usize, projects: &[u64], users: &[u64]) -> Value {
     let day = (i % 365) as i64;
-    let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + day) + time::Duration::minutes((i % 1440) as i64);
-    let start = start.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let start = time::OffsetDateTime::UNIX_EPOCH
+        + time::Duration::days(20_000 + day)
+        + time::Duration::minutes((i % 1440) as i64);
+    let start = start
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     json!({
         "title": format!("Run {i} on line {}", i % 7),
         "description": format!("Seeded activity {i}: check torque, log output, sign off."),
@@ -143,7 +163,7 @@ fn activity_body(i: usize, projects: &[u64], users: &[u64]) -> Value {
         "status": STATUSES[i % STATUSES.len()],
         "priority": PRIORITIES[i % PRIORITIES.len()],
         "start_time": start,
-        "project_id": if i % 5 == 0 { Value::Null } else { json!(projects[i % projects.len()]) },
+        "project_id": if i.is_multiple_of(5) { Value::Null } else { json!(projects[i % projects.len()]) },
         "assigned_to": users[i % users.len()],
     })
 }
@@ -161,16 +181,28 @@ async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seede
     let mut users = Vec::new();
     for i in 0..10 {
         let role = if i < 2 { "staff" } else { "user" };
-        let u = post(client, format!("{base}/api/users/"), &admin, json!({
+        let u = post(
+            client,
+            format!("{base}/api/users/"),
+            &admin,
+            json!({
             "username": format!("bench{i}"), "email": format!("bench{i}@plant.test"),
-            "password": USER_PASSWORD, "role": role})).await?;
+            "password": USER_PASSWORD, "role": role}),
+        )
+        .await?;
         users.push(u["id"].as_u64().context("user id")?);
     }
     let mut projects = Vec::new();
     for i in 0..args.projects {
         let team: Vec<u64> = users.iter().copied().skip(i % 5).step_by(3).collect();
-        let p = post(client, format!("{base}/api/projects/"), &admin, json!({
-            "name": format!("Project {i}"), "status": "active", "team_members": team})).await?;
+        let p = post(
+            client,
+            format!("{base}/api/projects/"),
+            &admin,
+            json!({
+            "name": format!("Project {i}"), "status": "active", "team_members": team}),
+        )
+        .await?;
         projects.push(p["id"].as_u64().context("project id")?);
     }
     let total = args.activities;
@@ -189,15 +221,24 @@ async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seede
                 if i >= total {
                     return Ok::<_, anyhow::Error>(());
                 }
-                let a = post(&client, format!("{base}/api/activities/"), &admin, activity_body(i, &projects, &users)).await?;
+                let a = post(
+                    &client,
+                    format!("{base}/api/activities/"),
+                    &admin,
+                    activity_body(i, &projects, &users),
+                )
+                .await?;
                 if let Some(id) = a["id"].as_u64()
                     && let Ok(mut ids) = ids.lock()
                 {
                     ids.push(id);
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % (total / 10).max(1) == 0 {
-                    eprintln!("  seeded {n}/{total} activities ({:.0}/s)", n as f64 / started.elapsed().as_secs_f64());
+                if n.is_multiple_of((total / 10).max(1)) {
+                    eprintln!(
+                        "  seeded {n}/{total} activities ({:.0}/s)",
+                        n as f64 / started.elapsed().as_secs_f64()
+                    );
                 }
             }
         }));
@@ -208,7 +249,13 @@ async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seede
     eprintln!("  seeding took {:.1} s", started.elapsed().as_secs_f64());
     let user = login(client, base, "bench4", USER_PASSWORD).await?;
     let activity_ids = ids.lock().map(|v| v.clone()).unwrap_or_default();
-    Ok(Seeded { admin, user, activity_ids, projects, users })
+    Ok(Seeded {
+        admin,
+        user,
+        activity_ids,
+        projects,
+        users,
+    })
 }
 
 struct Outcome {
@@ -298,53 +345,115 @@ async fn main() -> Result<()> {
         }
     }
     let server = start_server(&binary)?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .build()?;
     wait_ready(&client, &server.base).await?;
-    eprintln!("seeding {} activities, {} projects, 10 users…", args.activities, args.projects);
+    eprintln!(
+        "seeding {} activities, {} projects, 10 users…",
+        args.activities, args.projects
+    );
     let seeded = Arc::new(seed(&client, &server.base, &args).await?);
     let duration = Duration::from_secs_f64(args.duration);
-    println!("nproc={} activities={} concurrency={} duration={}s", std::thread::available_parallelism().map_or(1, |n| n.get()), args.activities, args.concurrency, args.duration);
-    println!("{:<10} {:>10} {:>9} {:>9} {:>9} {:>7}", "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors");
+    println!(
+        "nproc={} activities={} concurrency={} duration={}s",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.activities,
+        args.concurrency,
+        args.duration
+    );
+    println!(
+        "{:<10} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors"
+    );
     for scenario in &scenarios {
         eprintln!("running {scenario} for {:.0} s…", args.duration);
         let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
         let outcome = match scenario.as_str() {
-            "get" => drive(args.concurrency, duration, move |n| {
-                let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                async move {
-                    let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
-                    ok(c.get(format!("{base}/api/activities/{id}/")).bearer_auth(&s.admin).send().await).await
-                }
-            }).await,
-            "list" => drive(args.concurrency, duration, move |_| {
-                let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                async move { ok(c.get(format!("{base}/api/activities/?status=in_progress&page_size=50")).bearer_auth(&s.admin).send().await).await }
-            }).await,
-            "list-user" => drive(args.concurrency, duration, move |_| {
-                let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                async move { ok(c.get(format!("{base}/api/activities/?status=in_progress&page_size=50")).bearer_auth(&s.user).send().await).await }
-            }).await,
-            "create" => drive(args.concurrency, duration, move |n| {
-                let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                async move {
-                    let body = activity_body(n as usize, &s.projects, &s.users);
-                    ok(c.post(format!("{base}/api/activities/")).bearer_auth(&s.admin).json(&body).send().await).await
-                }
-            }).await,
+            "get" => {
+                drive(args.concurrency, duration, move |n| {
+                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                    async move {
+                        let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
+                        ok(c.get(format!("{base}/api/activities/{id}/"))
+                            .bearer_auth(&s.admin)
+                            .send()
+                            .await)
+                        .await
+                    }
+                })
+                .await
+            }
+            "list" => {
+                drive(args.concurrency, duration, move |_| {
+                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                    async move {
+                        ok(c.get(format!(
+                            "{base}/api/activities/?status=in_progress&page_size=50"
+                        ))
+                        .bearer_auth(&s.admin)
+                        .send()
+                        .await)
+                        .await
+                    }
+                })
+                .await
+            }
+            "list-user" => {
+                drive(args.concurrency, duration, move |_| {
+                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                    async move {
+                        ok(c.get(format!(
+                            "{base}/api/activities/?status=in_progress&page_size=50"
+                        ))
+                        .bearer_auth(&s.user)
+                        .send()
+                        .await)
+                        .await
+                    }
+                })
+                .await
+            }
+            "create" => {
+                drive(args.concurrency, duration, move |n| {
+                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                    async move {
+                        let body = activity_body(n as usize, &s.projects, &s.users);
+                        ok(c.post(format!("{base}/api/activities/"))
+                            .bearer_auth(&s.admin)
+                            .json(&body)
+                            .send()
+                            .await)
+                        .await
+                    }
+                })
+                .await
+            }
             "login" => drive(args.concurrency, duration, move |n| {
                 let (c, base) = (c.clone(), base.clone());
                 async move {
-                    let body = json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
-                    ok(c.post(format!("{base}/api/auth/login/")).json(&body).send().await).await
+                    let body =
+                        json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
+                    ok(c.post(format!("{base}/api/auth/login/"))
+                        .json(&body)
+                        .send()
+                        .await)
+                    .await
                 }
-            }).await,
+            })
+            .await,
             _ => unreachable!("checked above"),
         };
         let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
         let l = &outcome.latencies_us;
         println!(
             "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
-            scenario, rps, percentile(l, 0.5), percentile(l, 0.99), percentile(l, 0.999), outcome.errors
+            scenario,
+            rps,
+            percentile(l, 0.5),
+            percentile(l, 0.99),
+            percentile(l, 0.999),
+            outcome.errors
         );
     }
     if let Some(rss) = server.peak_rss_kib() {

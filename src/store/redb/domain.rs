@@ -330,3 +330,125 @@ impl DomainStore for RedbStore {
         messages::audit_entries(&self.read()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NotificationId;
+    use crate::domain::activity::{ActivityStatus, ActivityType, Priority};
+    use crate::domain::time;
+    use crate::domain::update::NotificationKind;
+    use crate::events::EventBus;
+    use crate::store::{ChangeLog, NewUser, UserStore};
+
+    fn activity(store: &RedbStore, creator: UserId) -> Activity {
+        let now = time::now();
+        Activity {
+            id: ActivityId(store.allocate_id(IdKind::Activity)),
+            title: "Changeover line 2".into(),
+            description: String::new(),
+            activity_type: ActivityType::Changeover,
+            status: ActivityStatus::Planned,
+            priority: Priority::High,
+            start_time: None,
+            end_time: None,
+            assigned_to: Some(creator),
+            created_by: creator,
+            project_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_changeset_leaves_no_row_index_entry_notification_or_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
+        let user = store
+            .create_user(NewUser {
+                username: "op".into(),
+                email: "op@plant.test".into(),
+                display_name: "Op".into(),
+                role: crate::domain::user::Role::User,
+                password_hash: "x".into(),
+            })
+            .await
+            .unwrap();
+        let seq_before = store.last_seq().await.unwrap();
+        let a = activity(&store, user.id);
+        let mut changeset = Changeset::new();
+        changeset.push(Write::PutActivity(a.clone(), Expect::New));
+        changeset.push(Write::AddNotification(Notification {
+            id: NotificationId(store.allocate_id(IdKind::Notification)),
+            recipient: user.id,
+            kind: NotificationKind::ActivityAssigned,
+            title: "t".into(),
+            body: "b".into(),
+            link: "/".into(),
+            read: false,
+            created_at: time::now(),
+        }));
+        changeset.push(Write::RequireProject(ProjectId(999), "project_id"));
+        let err = store.apply(changeset).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Invalid {
+                    field: "project_id",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        assert!(store.activity(a.id).await.unwrap().is_none(), "no row");
+        let filter = ActivityFilter {
+            status: Some(ActivityStatus::Planned),
+            ..Default::default()
+        };
+        let (count, _) = store
+            .activities(&Viewer::All, &filter, ActivityOrder::CreatedAt, true, 0, 50)
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "no index entry");
+        assert!(
+            store.notifications(user.id).await.unwrap().is_empty(),
+            "no notification"
+        );
+        assert_eq!(
+            store.last_seq().await.unwrap(),
+            seq_before,
+            "no change-log entry"
+        );
+
+        // The same write without the failing precondition commits whole.
+        let mut changeset = Changeset::new();
+        changeset.push(Write::PutActivity(a.clone(), Expect::New));
+        let entries = store.apply(changeset).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].seq, seq_before + 1, "gapless sequence");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn ids_are_never_reused_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
+            let a = activity(&store, UserId(1));
+            let mut changeset = Changeset::new();
+            changeset.push(Write::PutActivity(a.clone(), Expect::New));
+            store.apply(changeset).await.unwrap();
+            let mut changeset = Changeset::new();
+            changeset.push(Write::DeleteActivity(a.id));
+            store.apply(changeset).await.unwrap();
+            store.close().await;
+            a.id
+        };
+        let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
+        let next = ActivityId(store.allocate_id(IdKind::Activity));
+        assert!(next > first, "{next:?} after {first:?}");
+        store.close().await;
+    }
+}
