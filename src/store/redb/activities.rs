@@ -2,12 +2,12 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use super::facets::Facets;
 use super::tables::*;
 use super::{Batch, storage_err};
 use crate::domain::ActivityId;
 use crate::domain::activity::Activity;
 use crate::domain::change::{ChangeOp, VisibilityKeys};
-use crate::domain::visibility::can_see_activity;
 use crate::store::{ActivityFilter, ActivityOrder, Expect, StoreError, Viewer};
 
 /// Who may see an activity's changes.
@@ -197,101 +197,97 @@ fn visible_ids_desc(
     Ok(ids)
 }
 
-fn matches(filter: &ActivityFilter, a: &Activity) -> bool {
-    filter.status.is_none_or(|s| a.status == s)
-        && filter.activity_type.is_none_or(|t| a.activity_type == t)
-        && filter.priority.is_none_or(|p| a.priority == p)
-        && filter.assigned_to.is_none_or(|u| a.assigned_to == Some(u))
-        && filter.created_by.is_none_or(|u| a.created_by == u)
-        && filter.project.is_none_or(|p| a.project_id == Some(p))
-        && filter
-            .start_after
-            .is_none_or(|t| a.start_time.is_some_and(|s| s >= t))
-        && filter
-            .start_before
-            .is_none_or(|t| a.start_time.is_some_and(|s| s <= t))
-}
-
-/// A sort key that orders like the API's `ordering`: unset times after set ones.
-fn sort_key(order: ActivityOrder, a: &Activity) -> (u8, i128, String) {
-    let time = |t: Option<crate::domain::time::Timestamp>| match t {
-        Some(t) => (0, t.unix_timestamp_nanos(), String::new()),
-        None => (1, 0, String::new()),
-    };
+/// A sort key from the row, for orders the facets do not hold (`updated_at`, `title`).
+fn row_sort_key(order: ActivityOrder, a: &Activity) -> (u8, i128, String) {
     match order {
-        ActivityOrder::StartTime => time(a.start_time),
-        ActivityOrder::EndTime => time(a.end_time),
-        ActivityOrder::Priority => (0, i128::from(a.priority.code()), String::new()),
-        ActivityOrder::CreatedAt => time(Some(a.created_at)),
-        ActivityOrder::UpdatedAt => time(Some(a.updated_at)),
-        ActivityOrder::Title => (0, 0, a.title.to_lowercase()),
+        ActivityOrder::UpdatedAt => (0, a.updated_at.unix_timestamp_nanos(), String::new()),
+        _ => (0, 0, a.title.to_lowercase()),
     }
 }
 
-/// The list query: candidates from the most selective index (or, for a member with no
-/// indexed filter, the union of what they may see), then the remaining filters and
-/// visibility, then the order. Only ids and sort keys are kept, so a long result costs little
-/// memory.
+/// Ids of the candidates, newest first: the most selective indexed filter's range, or for a
+/// member the union of what they may see, or every activity.
+fn candidates(
+    txn: &ReadTransaction,
+    facets: &Facets,
+    viewer: &Viewer,
+    filter: &ActivityFilter,
+) -> Result<Vec<u64>, StoreError> {
+    if let Some(ids) = &filter.ids {
+        let mut ids: Vec<u64> = ids.iter().map(|i| i.0).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        return Ok(ids);
+    }
+    if let Some(first) = eq_indexes(filter).first() {
+        return ids_desc(txn, *first);
+    }
+    if let Viewer::Member { user, projects } = viewer {
+        return visible_ids_desc(txn, user.0, projects);
+    }
+    Ok(facets.with(|rows| {
+        rows.iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, f)| f.is_some())
+            .map(|(id, _)| id as u64)
+            .collect()
+    }))
+}
+
+/// The list query: candidates from the secondary indexes, checked against the remaining
+/// filters and visibility on their in-memory facets (no row is decoded), then ordered.
 pub(super) fn matching_ids(
     txn: &ReadTransaction,
+    facets: &Facets,
     viewer: &Viewer,
     filter: &ActivityFilter,
     order: ActivityOrder,
     descending: bool,
 ) -> Result<Vec<u64>, StoreError> {
-    let rows = txn.open_table(ACTIVITIES).map_err(storage_err)?;
-    let indexes = eq_indexes(filter);
-    let candidates: Option<Vec<u64>> = if let Some(ids) = &filter.ids {
-        let mut ids: Vec<u64> = ids.iter().map(|i| i.0).collect();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.dedup();
-        Some(ids)
-    } else if let Some(first) = indexes.first() {
-        Some(ids_desc(txn, *first)?)
-    } else if let Viewer::Member { user, projects } = viewer {
-        Some(visible_ids_desc(txn, user.0, projects)?)
-    } else {
-        None
-    };
-    let by_id = order == ActivityOrder::CreatedAt;
-    let mut keyed: Vec<((u8, i128, String), u64)> = Vec::new();
-    let mut keep = |a: Activity| {
-        if matches(filter, &a) && can_see_activity(viewer, &a) {
-            let key = if by_id {
-                (0, 0, String::new())
-            } else {
-                sort_key(order, &a)
-            };
-            keyed.push((key, a.id.0));
+    let candidates = candidates(txn, facets, viewer, filter)?;
+    let mut keyed: Vec<((u8, i128), u64)> = facets.with(|rows| {
+        candidates
+            .iter()
+            .filter_map(|&id| {
+                let facet = rows.get(usize::try_from(id).ok()?).copied().flatten()?;
+                if !facet.passes(viewer, filter) {
+                    return None;
+                }
+                Some((facet.sort_key(order, id).unwrap_or((0, 0)), id))
+            })
+            .collect()
+    });
+    match order {
+        // Candidates come newest first, and ids grow with creation.
+        ActivityOrder::CreatedAt => {
+            if !descending {
+                keyed.reverse();
+            }
+            Ok(keyed.into_iter().map(|(_, id)| id).collect())
         }
-    };
-    match candidates {
-        Some(ids) => {
-            for id in ids {
+        ActivityOrder::UpdatedAt | ActivityOrder::Title => {
+            let rows = txn.open_table(ACTIVITIES).map_err(storage_err)?;
+            let mut with_rows = Vec::with_capacity(keyed.len());
+            for (_, id) in keyed {
                 if let Some(a) = get_json::<u64, Activity, _>(&rows, id)? {
-                    keep(a);
+                    with_rows.push((row_sort_key(order, &a), id));
                 }
             }
+            with_rows.sort_by(|a, b| {
+                let o = a.cmp(b);
+                if descending { o.reverse() } else { o }
+            });
+            Ok(with_rows.into_iter().map(|(_, id)| id).collect())
         }
-        None => {
-            for row in rows.iter().map_err(storage_err)?.rev() {
-                let (_, value) = row.map_err(storage_err)?;
-                keep(decode(value.value())?);
-            }
+        _ => {
+            keyed.sort_by(|a, b| {
+                let o = a.cmp(b);
+                if descending { o.reverse() } else { o }
+            });
+            Ok(keyed.into_iter().map(|(_, id)| id).collect())
         }
     }
-    // Candidates come newest first; ids grow with creation, so id order is creation order.
-    if by_id {
-        if !descending {
-            keyed.reverse();
-        }
-    } else {
-        keyed.sort_by(|a, b| {
-            let o = a.0.cmp(&b.0).then(a.1.cmp(&b.1));
-            if descending { o.reverse() } else { o }
-        });
-    }
-    Ok(keyed.into_iter().map(|(_, id)| id).collect())
 }
 
 /// Reads the rows of `ids`, in order, skipping any deleted meanwhile.
@@ -309,6 +305,7 @@ pub(super) fn by_ids(txn: &ReadTransaction, ids: &[u64]) -> Result<Vec<Activity>
 /// One page of the list query, and the total count.
 pub(super) fn list(
     txn: &ReadTransaction,
+    facets: &Facets,
     viewer: &Viewer,
     filter: &ActivityFilter,
     order: ActivityOrder,
@@ -331,7 +328,7 @@ pub(super) fn list(
             }
             ids
         } else {
-            matching_ids(txn, viewer, filter, order, descending)?
+            matching_ids(txn, facets, viewer, filter, order, descending)?
         };
     let count = ids.len();
     let page: Vec<u64> = ids.into_iter().skip(offset).take(limit).collect();

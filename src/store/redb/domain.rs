@@ -256,6 +256,7 @@ impl DomainStore for RedbStore {
     ) -> Result<(usize, Vec<Activity>), StoreError> {
         activities::list(
             &self.read()?,
+            &self.facets,
             viewer,
             filter,
             order,
@@ -272,7 +273,14 @@ impl DomainStore for RedbStore {
         order: ActivityOrder,
         descending: bool,
     ) -> Result<Vec<ActivityId>, StoreError> {
-        let ids = activities::matching_ids(&self.read()?, viewer, filter, order, descending)?;
+        let ids = activities::matching_ids(
+            &self.read()?,
+            &self.facets,
+            viewer,
+            filter,
+            order,
+            descending,
+        )?;
         Ok(ids.into_iter().map(ActivityId).collect())
     }
 
@@ -449,6 +457,44 @@ mod tests {
         let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
         let next = ActivityId(store.allocate_id(IdKind::Activity));
         assert!(next > first, "{next:?} after {first:?}");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn list_filters_see_the_same_activities_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let member = Viewer::Member {
+            user: UserId(7),
+            projects: vec![],
+        };
+        let filter = ActivityFilter {
+            priority: Some(Priority::High),
+            ..Default::default()
+        };
+        let before = {
+            let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
+            for creator in [7, 8, 7] {
+                let mut changeset = Changeset::new();
+                let mut a = activity(&store, UserId(creator));
+                a.assigned_to = None;
+                a.project_id = Some(ProjectId(42));
+                changeset.push(Write::PutActivity(a, Expect::New));
+                store.apply(changeset).await.unwrap();
+            }
+            let listed = store
+                .activities(&member, &filter, ActivityOrder::CreatedAt, true, 0, 50)
+                .await
+                .unwrap();
+            store.close().await;
+            listed
+        };
+        assert_eq!(before.0, 2, "the member sees what they created only");
+        let store = RedbStore::open(dir.path(), EventBus::new()).unwrap();
+        let after = store
+            .activities(&member, &filter, ActivityOrder::CreatedAt, true, 0, 50)
+            .await
+            .unwrap();
+        assert_eq!(before, after);
         store.close().await;
     }
 }

@@ -8,6 +8,7 @@
 mod activities;
 mod changes;
 mod domain;
+mod facets;
 mod messages;
 mod projects;
 mod sessions;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 
+use crate::domain::change::ChangeEntry;
 use crate::events::EventBus;
 use crate::store::{StoreError, StoreHealth};
 use tables::*;
@@ -65,6 +67,7 @@ pub struct RedbStore {
     db: Arc<Database>,
     writer: Writer,
     ids: Arc<domain::IdCounters>,
+    facets: Arc<facets::Facets>,
 }
 
 impl RedbStore {
@@ -92,9 +95,19 @@ impl RedbStore {
             MigrateError::Store(e) => other(e.to_string()),
         })?;
         let ids = Arc::new(domain::IdCounters::load(&db).map_err(|e| other(e.to_string()))?);
+        let facets = Arc::new(facets::Facets::load(&db).map_err(|e| other(e.to_string()))?);
         let db = Arc::new(db);
-        let writer = Writer::start(db.clone(), bus).map_err(|e| other(e.to_string()))?;
-        Ok(RedbStore { db, writer, ids })
+        let follower = facets.clone();
+        let on_commit = Box::new(move |db: &Database, changes: &[ChangeEntry]| {
+            refresh_facets(db, &follower, changes);
+        });
+        let writer = Writer::start(db.clone(), bus, on_commit).map_err(|e| other(e.to_string()))?;
+        Ok(RedbStore {
+            db,
+            writer,
+            ids,
+            facets,
+        })
     }
 
     /// Runs `f` inside the next write batch and returns its result once the batch is durable.
@@ -130,6 +143,30 @@ impl StoreHealth for RedbStore {
                 "the database writer has stopped".into(),
             ))
         }
+    }
+}
+
+/// Brings the facets of the activities a batch changed up to date, before the batch is answered.
+fn refresh_facets(db: &Database, facets: &facets::Facets, changes: &[ChangeEntry]) {
+    let changed: Vec<u64> = changes
+        .iter()
+        .filter(|c| c.kind == "activity")
+        .map(|c| c.id)
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let refreshed = (|| -> Result<(), StoreError> {
+        let txn = db.begin_read().map_err(storage_err)?;
+        let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
+        for id in changed {
+            let row: Option<crate::domain::activity::Activity> = get_json(&table, id)?;
+            facets.update(id, row.as_ref());
+        }
+        Ok(())
+    })();
+    if let Err(e) = refreshed {
+        tracing::error!(error = %e, "could not refresh activity facets after a commit");
     }
 }
 

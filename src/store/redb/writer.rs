@@ -75,6 +75,9 @@ type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
 type Job =
     Box<dyn FnOnce(Result<&mut Batch<'_>, StoreError>) -> (Completion, Option<StoreError>) + Send>;
 
+/// Called with each committed batch's changes, on the writer thread.
+pub type OnCommit = Box<dyn Fn(&Database, &[ChangeEntry]) + Send>;
+
 enum Message {
     Write(Job),
     Stop(oneshot::Sender<()>),
@@ -89,8 +92,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `db`.
-    pub fn start(db: Arc<Database>, bus: EventBus) -> Result<Writer, StoreError> {
+    /// Starts the writer thread on `db`; `on_commit` sees each committed batch's changes
+    /// before they are published and answered.
+    pub fn start(
+        db: Arc<Database>,
+        bus: EventBus,
+        on_commit: OnCommit,
+    ) -> Result<Writer, StoreError> {
         let next_seq = {
             let txn = db.begin_read().map_err(storage_err)?;
             let table = txn.open_table(CHANGES).map_err(storage_err)?;
@@ -103,7 +111,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("nexus-writer".into())
             .spawn(move || {
-                run(&db, rx, &bus, next_seq);
+                run(&db, rx, &bus, &on_commit, next_seq);
                 flag.store(false, Ordering::SeqCst);
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
@@ -178,7 +186,13 @@ fn breaks_transaction(e: &StoreError) -> bool {
     )
 }
 
-fn run(db: &Database, mut rx: mpsc::Receiver<Message>, bus: &EventBus, mut next_seq: u64) {
+fn run(
+    db: &Database,
+    mut rx: mpsc::Receiver<Message>,
+    bus: &EventBus,
+    on_commit: &OnCommit,
+    mut next_seq: u64,
+) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let Some(first) = rx.blocking_recv() else {
@@ -197,7 +211,7 @@ fn run(db: &Database, mut rx: mpsc::Receiver<Message>, bus: &EventBus, mut next_
             }
         }
         if !jobs.is_empty() {
-            commit_batch(db, jobs, bus, &mut next_seq);
+            commit_batch(db, jobs, bus, on_commit, &mut next_seq);
         }
     }
     if let Some(done) = stop {
@@ -213,7 +227,13 @@ fn begin(db: &Database) -> Result<WriteTransaction, StoreError> {
     Ok(txn)
 }
 
-fn commit_batch(db: &Database, jobs: Vec<Job>, bus: &EventBus, next_seq: &mut u64) {
+fn commit_batch(
+    db: &Database,
+    jobs: Vec<Job>,
+    bus: &EventBus,
+    on_commit: &OnCommit,
+    next_seq: &mut u64,
+) {
     let txn = match begin(db) {
         Ok(txn) => txn,
         Err(e) => {
@@ -262,6 +282,7 @@ fn commit_batch(db: &Database, jobs: Vec<Job>, bus: &EventBus, next_seq: &mut u6
     match outcome {
         None => {
             *next_seq = seq;
+            on_commit(db, &changes);
             bus.publish(changes);
             for completion in completions {
                 completion(None);
