@@ -302,16 +302,14 @@ pub(super) fn by_ids(txn: &ReadTransaction, ids: &[u64]) -> Result<Vec<Activity>
     Ok(out)
 }
 
-/// One page of the list query, and the total count.
+/// One page (`window`: rows to skip, rows to take) of the list query, and the total count.
 pub(super) fn list(
     txn: &ReadTransaction,
     facets: &Facets,
     viewer: &Viewer,
     filter: &ActivityFilter,
-    order: ActivityOrder,
-    descending: bool,
-    offset: usize,
-    limit: usize,
+    (order, descending): (ActivityOrder, bool),
+    (offset, limit): (usize, usize),
 ) -> Result<(usize, Vec<Activity>), StoreError> {
     let indexes = eq_indexes(filter);
     let only_one_index = indexes.len() == 1

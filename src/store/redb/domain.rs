@@ -259,10 +259,8 @@ impl DomainStore for RedbStore {
             &self.facets,
             viewer,
             filter,
-            order,
-            descending,
-            offset,
-            limit,
+            (order, descending),
+            (offset, limit),
         )
     }
 
