@@ -111,7 +111,13 @@ pub async fn run(
         Ok(None) => {}
         Err(e) => return Err(StartError::Bootstrap(e.to_string())),
     }
-    let state = http::AppState::new(&config, services);
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(service::retention::run(
+        services.store.clone(),
+        config.changes.clone(),
+        stopping_rx.clone(),
+    ));
+    let state = http::AppState::new(&config, services, bus.clone(), stopping_rx);
     let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(&config, state));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, data_dir = %data_dir.display(), "nexus serving");
@@ -123,6 +129,8 @@ pub async fn run(
         async move {
             shutdown.await;
             tracing::info!("shutting down: no new requests, draining in-flight ones");
+            // Live connections close with a going-away message.
+            let _ = stopping_tx.send(true);
             stopping.notify_waiters();
             stopping.notify_one();
         }

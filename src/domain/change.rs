@@ -52,4 +52,7 @@ pub struct ChangeEntry {
     /// When it committed.
     #[serde(with = "rfc3339")]
     pub ts: Timestamp,
+    /// The object as the REST API shows it after the change (its last state for a delete).
+    #[serde(default)]
+    pub data: serde_json::Value,
 }

@@ -84,3 +84,30 @@ pub struct Notification {
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+/// Notification JSON: the recipient is left out, since only they see it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NotificationView {
+    id: NotificationId,
+    kind: NotificationKind,
+    title: String,
+    body: String,
+    link: String,
+    read: bool,
+    #[serde(with = "rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<Notification> for NotificationView {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id,
+            kind: n.kind,
+            title: n.title,
+            body: n.body,
+            link: n.link,
+            read: n.read,
+            created_at: n.created_at,
+        }
+    }
+}

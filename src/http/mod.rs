@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod openapi;
+mod realtime;
 pub mod rest;
 
 use std::net::IpAddr;
@@ -35,13 +36,24 @@ pub struct AppState {
     pub auth_limit: KeyedLimit<IpAddr>,
     /// Per user, on every authenticated call.
     pub api_limit: KeyedLimit<u64>,
+    /// Committed changes, for the live channels.
+    pub bus: crate::events::EventBus,
+    /// Becomes `true` when the server starts shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
     /// State for `services` with the limits of `config`.
-    pub fn new(config: &Config, services: Services) -> Self {
+    pub fn new(
+        config: &Config,
+        services: Services,
+        bus: crate::events::EventBus,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         Self {
             services,
+            bus,
+            shutdown,
             auth_limit: KeyedLimit::new(
                 config.auth.rate_limit_per_sec,
                 config.auth.rate_limit_burst,
@@ -71,10 +83,12 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/updates", rest::updates::router())
         .nest("/chat", rest::chat::router())
         .nest("/audit", rest::audit::router())
-        .route("/openapi.json", axum::routing::get(openapi::document));
+        .route("/openapi.json", axum::routing::get(openapi::document))
+        .merge(realtime::sse_router());
     Router::new()
         .nest("/api", api)
         .merge(health::router())
+        .merge(realtime::ws_router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))

@@ -11,6 +11,8 @@ pub mod pagination;
 pub mod password;
 pub mod projects;
 pub mod ratelimit;
+pub mod realtime;
+pub mod retention;
 pub mod tokens;
 pub mod updates;
 pub mod users;

@@ -165,6 +165,16 @@ pub trait ChangeLog: Send + Sync {
     -> Result<Vec<ChangeEntry>, StoreError>;
     /// The newest committed `seq` (0 when the log is empty).
     async fn last_seq(&self) -> Result<u64, StoreError>;
+    /// The oldest `seq` still in the log, if any.
+    async fn first_seq(&self) -> Result<Option<u64>, StoreError>;
+    /// Removes entries older than both limits: beyond the newest `keep_entries` and before
+    /// `keep_since`; at most `max` per call. Returns how many were removed.
+    async fn compact_changes(
+        &self,
+        keep_entries: u64,
+        keep_since: Timestamp,
+        max: usize,
+    ) -> Result<usize, StoreError>;
 }
 
 /// Health of the storage, for `/readyz`.

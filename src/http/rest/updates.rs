@@ -4,20 +4,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 
 use super::ListBody;
 use crate::http::openapi::ErrorBody;
 
 use crate::domain::activity::Priority;
-use crate::domain::time::rfc3339;
-use crate::domain::update::{Notification, NotificationKind, Update, UpdateType};
+use crate::domain::update::{NotificationView, Update, UpdateType};
 use crate::domain::{NotificationId, UpdateId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
 use crate::service::updates::{NewUpdate, UpdatePatch, UpdateQuery};
-use ::time::OffsetDateTime;
 
 /// Routes under `/api/updates`.
 pub fn router() -> Router<AppState> {
@@ -27,33 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/read-all", post(read_all))
         .route("/notifications/{id}/read", post(read_one))
         .route("/{id}", get(read).patch(update).delete(remove))
-}
-
-/// Notification JSON: the recipient is left out, since only they see it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct NotificationView {
-    id: NotificationId,
-    kind: NotificationKind,
-    title: String,
-    body: String,
-    link: String,
-    read: bool,
-    #[serde(with = "rfc3339")]
-    created_at: OffsetDateTime,
-}
-
-impl From<Notification> for NotificationView {
-    fn from(n: Notification) -> Self {
-        Self {
-            id: n.id,
-            kind: n.kind,
-            title: n.title,
-            body: n.body,
-            link: n.link,
-            read: n.read,
-            created_at: n.created_at,
-        }
-    }
 }
 
 #[utoipa::path(

@@ -90,7 +90,7 @@ pub(super) fn put(
     } else {
         ChangeOp::Created
     };
-    batch.record_change("activity", a.id.0, op, visibility_keys(a))?;
+    batch.record_change("activity", a.id.0, op, visibility_keys(a), a)?;
     Ok(())
 }
 
@@ -103,7 +103,13 @@ pub(super) fn delete(batch: &mut Batch<'_>, id: u64) -> Result<(), StoreError> {
         .map_err(storage_err)?
         .remove(id)
         .map_err(storage_err)?;
-    batch.record_change("activity", id, ChangeOp::Deleted, visibility_keys(&old))?;
+    batch.record_change(
+        "activity",
+        id,
+        ChangeOp::Deleted,
+        visibility_keys(&old),
+        &old,
+    )?;
     Ok(())
 }
 

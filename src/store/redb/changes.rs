@@ -6,6 +6,7 @@ use redb::ReadableTable;
 use super::tables::*;
 use super::{RedbStore, storage_err};
 use crate::domain::change::ChangeEntry;
+use crate::domain::time::Timestamp;
 use crate::store::{ChangeLog, StoreError};
 
 #[async_trait]
@@ -29,6 +30,44 @@ impl ChangeLog for RedbStore {
             entries.push(decode(value.value())?);
         }
         Ok(entries)
+    }
+
+    async fn first_seq(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(CHANGES).map_err(storage_err)?;
+        Ok(table.first().map_err(storage_err)?.map(|(k, _)| k.value()))
+    }
+
+    async fn compact_changes(
+        &self,
+        keep_entries: u64,
+        keep_since: Timestamp,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        self.write(move |batch| {
+            let mut table = batch.txn().open_table(CHANGES).map_err(storage_err)?;
+            let Some(last) = table.last().map_err(storage_err)?.map(|(k, _)| k.value()) else {
+                return Ok(0);
+            };
+            let count_cutoff = last.saturating_sub(keep_entries);
+            let mut doomed = Vec::new();
+            for row in table.range(..=count_cutoff).map_err(storage_err)? {
+                if doomed.len() >= max {
+                    break;
+                }
+                let (key, value) = row.map_err(storage_err)?;
+                let entry: ChangeEntry = decode(value.value())?;
+                if entry.ts >= keep_since {
+                    break;
+                }
+                doomed.push(key.value());
+            }
+            for seq in &doomed {
+                table.remove(*seq).map_err(storage_err)?;
+            }
+            Ok(doomed.len())
+        })
+        .await
     }
 
     async fn last_seq(&self) -> Result<u64, StoreError> {

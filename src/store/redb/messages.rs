@@ -7,7 +7,7 @@ use super::{Batch, storage_err};
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::{ChangeOp, VisibilityKeys};
 use crate::domain::chat::{Conversation, Message};
-use crate::domain::update::{Notification, Update};
+use crate::domain::update::{Notification, NotificationView, Update};
 use crate::domain::{MessageId, NotificationId, ProjectId, UpdateId, UserId};
 use crate::store::{ConversationSummary, Expect, StoreError};
 
@@ -41,6 +41,7 @@ pub(super) fn put_update(
             creator: Some(u.created_by.0),
             ..Default::default()
         },
+        u,
     )?;
     Ok(())
 }
@@ -63,6 +64,7 @@ pub(super) fn delete_update(batch: &mut Batch<'_>, id: UpdateId) -> Result<(), S
             creator: Some(old.created_by.0),
             ..Default::default()
         },
+        &old,
     )?;
     Ok(())
 }
@@ -104,6 +106,7 @@ pub(super) fn add_notification(batch: &mut Batch<'_>, n: &Notification) -> Resul
             parties: vec![n.recipient.0],
             ..Default::default()
         },
+        &NotificationView::from(n.clone()),
     )?;
     Ok(())
 }
@@ -241,7 +244,7 @@ pub(super) fn add_message(batch: &mut Batch<'_>, m: &Message) -> Result<(), Stor
         .map_err(storage_err)?
         .insert((m.sender_id.0, hi, lo), m.id.0)
         .map_err(storage_err)?;
-    batch.record_change("message", m.id.0, ChangeOp::Created, message_keys(m))?;
+    batch.record_change("message", m.id.0, ChangeOp::Created, message_keys(m), m)?;
     Ok(())
 }
 
@@ -258,7 +261,7 @@ pub(super) fn delete_message(batch: &mut Batch<'_>, id: MessageId) -> Result<(),
         .map_err(storage_err)?
         .remove((hi, lo, id.0))
         .map_err(storage_err)?;
-    batch.record_change("message", id.0, ChangeOp::Deleted, message_keys(&m))?;
+    batch.record_change("message", id.0, ChangeOp::Deleted, message_keys(&m), &m)?;
     Ok(())
 }
 

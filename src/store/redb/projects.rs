@@ -91,7 +91,7 @@ pub(super) fn put(
         (Some(_), true) => ChangeOp::TeamChanged,
         (Some(_), false) => ChangeOp::Updated,
     };
-    batch.record_change("project", p.id.0, op, visibility_keys(p))?;
+    batch.record_change("project", p.id.0, op, visibility_keys(p), p)?;
     Ok(())
 }
 
@@ -114,7 +114,13 @@ pub(super) fn delete(batch: &mut Batch<'_>, id: u64) -> Result<(), StoreError> {
         .map_err(storage_err)?
         .remove(id)
         .map_err(storage_err)?;
-    batch.record_change("project", id, ChangeOp::Deleted, visibility_keys(&old))?;
+    batch.record_change(
+        "project",
+        id,
+        ChangeOp::Deleted,
+        visibility_keys(&old),
+        &old,
+    )?;
     Ok(())
 }
 

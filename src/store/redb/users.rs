@@ -58,7 +58,13 @@ fn insert_user(batch: &mut super::Batch<'_>, new: NewUser) -> Result<User, Store
         .map_err(storage_err)?
         .insert(email_key.as_str(), id)
         .map_err(storage_err)?;
-    batch.record_change("user", id, ChangeOp::Created, VisibilityKeys::default())?;
+    batch.record_change(
+        "user",
+        id,
+        ChangeOp::Created,
+        VisibilityKeys::default(),
+        &serde_json::Value::Null,
+    )?;
     Ok(user)
 }
 
@@ -163,7 +169,13 @@ impl UserStore for RedbStore {
                 id.0,
                 &user,
             )?;
-            batch.record_change("user", id.0, ChangeOp::Updated, VisibilityKeys::default())?;
+            batch.record_change(
+                "user",
+                id.0,
+                ChangeOp::Updated,
+                VisibilityKeys::default(),
+                &serde_json::Value::Null,
+            )?;
             Ok(user)
         })
         .await

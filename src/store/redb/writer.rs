@@ -41,6 +41,7 @@ impl<'a> Batch<'a> {
         id: u64,
         op: ChangeOp,
         keys: VisibilityKeys,
+        data: &impl serde::Serialize,
     ) -> Result<u64, StoreError> {
         let entry = ChangeEntry {
             seq: *self.next_seq,
@@ -49,6 +50,7 @@ impl<'a> Batch<'a> {
             op,
             keys,
             ts: time::now(),
+            data: serde_json::to_value(data).map_err(|e| StoreError::Backend(e.to_string()))?,
         };
         let mut table = self.txn.open_table(CHANGES).map_err(storage_err)?;
         put_json(&mut table, entry.seq, &entry)?;

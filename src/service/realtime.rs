@@ -1,0 +1,256 @@
+//! Realtime: which committed changes reach which live connection, and as what envelope. The
+//! WebSocket and SSE adapters (and later GraphQL subscriptions) hold a `Subscriber` each and ask
+//! it about every entry from the bus or the change log; the rules of `visibility` decide.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Principal;
+use super::visibility::is_staff;
+use crate::domain::DomainError;
+use crate::domain::change::{ChangeEntry, ChangeOp};
+use crate::domain::time::{Timestamp, rfc3339};
+use crate::domain::user::User;
+use crate::store::Store;
+
+/// Topics a connection gets when it asks for none.
+pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
+/// Entries read from the change log per step of a replay.
+const REPLAY_PAGE: usize = 1000;
+
+/// One event as every channel sends it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Envelope {
+    /// The change's sequence number.
+    pub id: u64,
+    /// The subscribed topic it matched.
+    pub topic: String,
+    /// e.g. `activity.updated`.
+    pub event: &'static str,
+    /// When it committed.
+    #[serde(with = "rfc3339")]
+    pub ts: Timestamp,
+    /// The object as the REST API shows it.
+    pub data: serde_json::Value,
+}
+
+/// The event name of a change, or `None` for changes no client is sent (users).
+pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
+    Some(match (entry.kind.as_str(), entry.op) {
+        ("activity", ChangeOp::Created) => "activity.created",
+        ("activity", ChangeOp::Deleted) => "activity.deleted",
+        ("activity", _) => "activity.updated",
+        ("project", ChangeOp::Created) => "project.created",
+        ("project", ChangeOp::Updated) => "project.updated",
+        ("project", ChangeOp::Deleted) => "project.deleted",
+        ("project", ChangeOp::TeamChanged) => "project.team_changed",
+        ("update", ChangeOp::Created) => "update.created",
+        ("update", ChangeOp::Deleted) => "update.deleted",
+        ("update", _) => "update.updated",
+        ("notification", _) => "notification.created",
+        ("message", ChangeOp::Deleted) => "chat.deleted",
+        ("message", _) => "chat.message",
+        _ => return None,
+    })
+}
+
+/// The topics a change belongs to, general first.
+pub fn topics_of(entry: &ChangeEntry) -> Vec<String> {
+    let project = entry.keys.project.map(|p| format!("project:{p}"));
+    let general = match entry.kind.as_str() {
+        "activity" => "activities",
+        "project" => "projects",
+        "update" => "updates",
+        "notification" => "notifications",
+        "message" => "chat",
+        _ => return Vec::new(),
+    };
+    let mut topics = vec![general.to_string()];
+    if entry.kind != "notification" && entry.kind != "update" {
+        topics.extend(project);
+    }
+    topics
+}
+
+/// Checks a topic name: one of the fixed topics or `project:{id}`.
+pub fn parse_topic(raw: &str) -> Result<String, DomainError> {
+    let raw = raw.trim();
+    let known = ["activities", "projects", "updates", "notifications", "chat"];
+    if known.contains(&raw) {
+        return Ok(raw.to_string());
+    }
+    if let Some(id) = raw.strip_prefix("project:")
+        && id.parse::<u64>().is_ok_and(|id| id > 0)
+    {
+        return Ok(raw.to_string());
+    }
+    Err(DomainError::BadRequest(format!(
+        "unknown topic {raw:?}; topics are {}, or project:{{id}}",
+        known.join(", ")
+    )))
+}
+
+/// What a replay found in the change log.
+pub enum Replay {
+    /// The entries after the given id, in order (possibly none).
+    Entries(Vec<Arc<ChangeEntry>>),
+    /// The log no longer reaches back that far: the client must reload.
+    Reset,
+}
+
+/// One live connection's view of the event stream.
+pub struct Subscriber {
+    user: User,
+    /// Projects the user manages or is on the team of, kept current from project events.
+    projects: HashSet<u64>,
+    topics: Vec<String>,
+}
+
+/// What `observe` learned about the subscriber from an entry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// Nothing that concerns the connection itself.
+    Nothing,
+    /// The subscriber's own user changed (role, activity): reload it.
+    UserChanged,
+}
+
+impl Subscriber {
+    /// A subscriber for `principal` with `topics` (the defaults when empty).
+    pub async fn new(
+        store: &dyn Store,
+        principal: &Principal,
+        topics: Vec<String>,
+    ) -> Result<Subscriber, DomainError> {
+        let projects = store
+            .projects_of(principal.user.id)
+            .await?
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        let topics = if topics.is_empty() {
+            DEFAULT_TOPICS.iter().map(|t| t.to_string()).collect()
+        } else {
+            topics
+        };
+        Ok(Subscriber {
+            user: principal.user.clone(),
+            projects,
+            topics,
+        })
+    }
+
+    /// The subscribed topics.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// Adds topics (once each).
+    pub fn subscribe(&mut self, topics: &[String]) {
+        for t in topics {
+            if !self.topics.contains(t) {
+                self.topics.push(t.clone());
+            }
+        }
+    }
+
+    /// Removes topics.
+    pub fn unsubscribe(&mut self, topics: &[String]) {
+        self.topics.retain(|t| !topics.contains(t));
+    }
+
+    /// Replaces the user after a reload.
+    pub fn set_user(&mut self, user: User) {
+        self.user = user;
+    }
+
+    /// The connection's user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// Keeps the user's project memberships current; says whether the user itself changed.
+    pub fn observe(&mut self, entry: &ChangeEntry) -> Observed {
+        let me = self.user.id.0;
+        match entry.kind.as_str() {
+            "project" => {
+                let involved = entry.op != ChangeOp::Deleted
+                    && (entry.keys.creator == Some(me) || entry.keys.parties.contains(&me));
+                if involved {
+                    self.projects.insert(entry.id);
+                } else {
+                    self.projects.remove(&entry.id);
+                }
+                Observed::Nothing
+            }
+            "user" if entry.id == me => Observed::UserChanged,
+            _ => Observed::Nothing,
+        }
+    }
+
+    /// Whether the user may see the change's object (API.md §Roles).
+    pub fn may_see(&self, entry: &ChangeEntry) -> bool {
+        let me = self.user.id.0;
+        let staff = is_staff(&self.user);
+        let keys = &entry.keys;
+        match entry.kind.as_str() {
+            "activity" => {
+                staff
+                    || keys.creator == Some(me)
+                    || keys.assignee == Some(me)
+                    || keys.project.is_none_or(|p| self.projects.contains(&p))
+            }
+            "project" => staff || keys.creator == Some(me) || keys.parties.contains(&me),
+            "update" => true,
+            "notification" => keys.parties.contains(&me),
+            "message" => match keys.project {
+                Some(p) => staff || self.projects.contains(&p),
+                None => keys.parties.contains(&me),
+            },
+            _ => false,
+        }
+    }
+
+    /// The envelope to send for `entry`, if it is on a subscribed topic and visible.
+    pub fn envelope(&self, entry: &ChangeEntry) -> Option<Envelope> {
+        let event = event_name(entry)?;
+        let topic = topics_of(entry)
+            .into_iter()
+            .find(|t| self.topics.contains(t))?;
+        if !self.may_see(entry) {
+            return None;
+        }
+        Some(Envelope {
+            id: entry.seq,
+            topic,
+            event,
+            ts: entry.ts,
+            data: entry.data.clone(),
+        })
+    }
+}
+
+/// The entries after `since`, or `Reset` when the log no longer holds `since + 1`.
+pub async fn replay(store: &dyn Store, since: u64) -> Result<Replay, DomainError> {
+    let first = store.first_seq().await?;
+    if let Some(first) = first
+        && since + 1 < first
+    {
+        return Ok(Replay::Reset);
+    }
+    let mut out = Vec::new();
+    let mut after = since;
+    loop {
+        let page = store.changes_after(after, REPLAY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let full = page.len() == REPLAY_PAGE;
+        out.extend(page.into_iter().map(Arc::new));
+        if !full {
+            break;
+        }
+    }
+    Ok(Replay::Entries(out))
+}
