@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "bench-admin-password";
@@ -54,6 +55,12 @@ struct Args {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// WebSocket clients for the `fanout` scenario.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// Events published (one per second) in the `fanout` scenario.
+    #[arg(long, default_value_t = 10)]
+    events: usize,
     /// The nexus binary (default: next to this one).
     #[arg(long)]
     nexus: Option<PathBuf>,
@@ -75,14 +82,143 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn peak_rss_kib(&self) -> Option<u64> {
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
-            .find(|l| l.starts_with("VmHWM:"))
+            .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
     }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit (inherited by the server), so
+/// thousands of connections fit.
+fn raise_open_files() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// The `fanout` scenario: `clients` WebSocket clients subscribed to `activities`, one activity
+/// created per second over REST; reports delivery latency (from just before the POST to
+/// arrival) and the server's RSS per idle connection.
+async fn fanout(server: &Server, seeded: &Seeded, clients: usize, events: usize) -> Result<()> {
+    use tokio_tungstenite::tungstenite::Message;
+    let host = server.base.trim_start_matches("http://").to_string();
+    let rss_before = server.rss_kib().unwrap_or(0);
+    let sent_at: Arc<Vec<std::sync::OnceLock<Instant>>> =
+        Arc::new((0..events).map(|_| std::sync::OnceLock::new()).collect());
+    let ready = Arc::new(tokio::sync::Semaphore::new(0));
+    let connect_gate = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut tasks = Vec::with_capacity(clients);
+    let started = Instant::now();
+    for _ in 0..clients {
+        let url = format!("ws://{host}/ws/?token={}", seeded.admin);
+        let (sent_at, ready, gate) = (sent_at.clone(), ready.clone(), connect_gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut socket, _) = {
+                let _permit = gate.acquire().await.ok();
+                tokio_tungstenite::connect_async(url).await.ok()?
+            };
+            socket
+                .send(Message::text(
+                    r#"{"type":"subscribe","topics":["activities"]}"#,
+                ))
+                .await
+                .ok()?;
+            ready.add_permits(1);
+            let mut latencies = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(events as u64 + 30);
+            while latencies.len() < events {
+                let next = tokio::time::timeout_at(deadline, socket.next())
+                    .await
+                    .ok()??
+                    .ok()?;
+                let Message::Text(text) = next else { continue };
+                let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let title = value["data"]["title"].as_str().unwrap_or("");
+                if let Some(n) = title
+                    .strip_prefix("fanout ")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    && let Some(t0) = sent_at.get(n).and_then(|c| c.get())
+                {
+                    latencies.push(t0.elapsed().as_micros() as u64);
+                }
+            }
+            Some(latencies)
+        }));
+    }
+    let connected =
+        tokio::time::timeout(Duration::from_secs(120), ready.acquire_many(clients as u32)).await;
+    if connected.is_err() {
+        eprintln!("  not every client connected within 120 s");
+    } else if let Ok(permit) = connected {
+        drop(permit);
+    }
+    eprintln!(
+        "  {clients} clients connected in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = server.rss_kib().unwrap_or(0);
+    let client = reqwest::Client::new();
+    for n in 0..events {
+        let tick = Instant::now();
+        let _ = sent_at[n].set(Instant::now());
+        let body = json!({"title": format!("fanout {n}"), "type": "production"});
+        post(
+            &client,
+            format!("{}/api/activities/", server.base),
+            &seeded.admin,
+            body,
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
+    }
+    let mut all = Vec::new();
+    let mut short = 0usize;
+    for t in tasks {
+        match t.await.ok().flatten() {
+            Some(l) => {
+                if l.len() < events {
+                    short += 1;
+                }
+                all.extend(l);
+            }
+            None => short += 1,
+        }
+    }
+    all.sort_unstable();
+    let per_conn = (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / clients.max(1) as f64;
+    println!(
+        "fanout     clients={clients} events={events} deliveries={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} incomplete_clients={short} rss_per_idle_conn={:.1}KB server_rss={:.1}MiB",
+        all.len(),
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or(0) as f64 / 1000.0,
+        per_conn / 1000.0,
+        rss_after as f64 / 1024.0
+    );
+    Ok(())
 }
 
 fn start_server(binary: &PathBuf) -> Result<Server> {
@@ -333,9 +469,12 @@ async fn main() -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("nexus"),
     };
-    let all = ["get", "list", "list-user", "create", "login"];
+    let all = ["get", "list", "list-user", "create", "login", "fanout"];
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
-        all.iter().map(|s| s.to_string()).collect()
+        all.iter()
+            .filter(|s| **s != "fanout")
+            .map(|s| s.to_string())
+            .collect()
     } else {
         args.scenarios.clone()
     };
@@ -344,6 +483,7 @@ async fn main() -> Result<()> {
             bail!("unknown scenario {s:?}; choose from {}", all.join(", "));
         }
     }
+    raise_open_files();
     let server = start_server(&binary)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
@@ -367,6 +507,14 @@ async fn main() -> Result<()> {
         "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors"
     );
     for scenario in &scenarios {
+        if scenario == "fanout" {
+            eprintln!(
+                "running fanout: {} clients, {} events…",
+                args.clients, args.events
+            );
+            fanout(&server, &seeded, args.clients, args.events).await?;
+            continue;
+        }
         eprintln!("running {scenario} for {:.0} s…", args.duration);
         let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
         let outcome = match scenario.as_str() {
@@ -442,7 +590,7 @@ async fn main() -> Result<()> {
                 }
             })
             .await,
-            _ => unreachable!("checked above"),
+            other => bail!("scenario {other:?} has no driver"),
         };
         let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
         let l = &outcome.latencies_us;

@@ -99,7 +99,11 @@ async fn websocket(
             .ok(),
         None => None,
     };
+    // Small buffers: an idle connection should cost the server a few kilobytes, not the
+    // 128 KiB read buffer tungstenite allocates by default.
     upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| async move {
             match (principal, token) {
