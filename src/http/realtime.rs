@@ -23,7 +23,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientIp, QueryMap};
 use crate::domain::DomainError;
-use crate::domain::change::ChangeEntry;
+use crate::events::Published;
 use crate::service::Principal;
 use crate::service::realtime::{Observed, Replay, Subscriber, parse_topic, replay};
 
@@ -212,7 +212,7 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
 /// Turns one bus entry into the message for this connection, if any; ends the session when
 /// its user may no longer be signed in.
 async fn deliver(
-    entry: &Arc<ChangeEntry>,
+    entry: &Arc<Published>,
     subscriber: &mut Subscriber,
     state: &AppState,
 ) -> Result<Option<Message>, End> {
@@ -222,15 +222,26 @@ async fn deliver(
             _ => return Err(End::Unauthenticated),
         }
     }
-    Ok(subscriber
-        .envelope(entry)
-        .map(|envelope| text(event_json(&envelope))))
+    Ok(ws_event(entry, subscriber))
 }
 
-fn event_json(envelope: &crate::service::realtime::Envelope) -> serde_json::Value {
-    let mut value = json!(envelope);
-    value["type"] = json!("event");
-    value
+/// The WebSocket message for `entry`, rendered once per topic and shared by every connection.
+fn ws_event(entry: &Published, subscriber: &Subscriber) -> Option<Message> {
+    let (slot, topic, event) = subscriber.route(entry)?;
+    let bytes = entry.rendered(slot, || {
+        let value = json!({
+            "type": "event",
+            "id": entry.seq,
+            "topic": topic,
+            "event": event,
+            "ts": entry.ts.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "data": &entry.data,
+        });
+        bytes::Bytes::from(value.to_string())
+    });
+    axum::extract::ws::Utf8Bytes::try_from(bytes)
+        .ok()
+        .map(Message::Text)
 }
 
 /// Handles one client message; returns the replies and the last entry a replay sent.
@@ -261,9 +272,7 @@ async fn client_message(
                         for entry in entries {
                             replayed = entry.seq;
                             subscriber.observe(&entry);
-                            if let Some(envelope) = subscriber.envelope(&entry) {
-                                replies.push(text(event_json(&envelope)));
-                            }
+                            replies.extend(ws_event(&entry, subscriber));
                         }
                     }
                 }

@@ -13,6 +13,7 @@ use crate::domain::DomainError;
 use crate::domain::change::{ChangeEntry, ChangeOp};
 use crate::domain::time::{Timestamp, rfc3339};
 use crate::domain::user::User;
+use crate::events::Published;
 use crate::store::Store;
 
 /// Topics a connection gets when it asks for none.
@@ -95,7 +96,7 @@ pub fn parse_topic(raw: &str) -> Result<String, DomainError> {
 /// What a replay found in the change log.
 pub enum Replay {
     /// The entries after the given id, in order (possibly none).
-    Entries(Vec<Arc<ChangeEntry>>),
+    Entries(Vec<Arc<Published>>),
     /// The log no longer reaches back that far: the client must reload.
     Reset,
 }
@@ -213,15 +214,20 @@ impl Subscriber {
         }
     }
 
+    /// Where `entry` goes for this connection: the slot and name of the first subscribed
+    /// topic it is on, and its event name; `None` if it is off-topic or not visible.
+    pub fn route(&self, entry: &ChangeEntry) -> Option<(usize, String, &'static str)> {
+        let event = event_name(entry)?;
+        let (slot, topic) = topics_of(entry)
+            .into_iter()
+            .enumerate()
+            .find(|(_, t)| self.topics.contains(t))?;
+        self.may_see(entry).then_some((slot, topic, event))
+    }
+
     /// The envelope to send for `entry`, if it is on a subscribed topic and visible.
     pub fn envelope(&self, entry: &ChangeEntry) -> Option<Envelope> {
-        let event = event_name(entry)?;
-        let topic = topics_of(entry)
-            .into_iter()
-            .find(|t| self.topics.contains(t))?;
-        if !self.may_see(entry) {
-            return None;
-        }
+        let (_, topic, event) = self.route(entry)?;
         Some(Envelope {
             id: entry.seq,
             topic,
@@ -247,7 +253,7 @@ pub async fn replay(store: &dyn Store, since: u64) -> Result<Replay, DomainError
         let Some(last) = page.last() else { break };
         after = last.seq;
         let full = page.len() == REPLAY_PAGE;
-        out.extend(page.into_iter().map(Arc::new));
+        out.extend(page.into_iter().map(|e| Arc::new(Published::new(e))));
         if !full {
             break;
         }

@@ -1,0 +1,437 @@
+//! The search box's query language (API.md §Search): words (all must match), `"phrases"`,
+//! `field:value` for `title`, `status`, `type` and `priority`, `AND`/`OR`/`NOT` (and `-word`),
+//! parentheses, and prefixes `pump*`. A query that does not parse is an error that says where.
+
+use std::fmt;
+
+/// Fields a query may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Title (or name) text.
+    Title,
+    /// Activity or project status, exact.
+    Status,
+    /// Activity or update type, exact.
+    Type,
+    /// Priority, exact.
+    Priority,
+}
+
+impl Field {
+    /// Whether the field holds one exact value (not words).
+    pub fn is_exact(self) -> bool {
+        !matches!(self, Field::Title)
+    }
+
+    fn parse(name: &str) -> Option<Field> {
+        match name.to_lowercase().as_str() {
+            "title" => Some(Field::Title),
+            "status" => Some(Field::Status),
+            "type" => Some(Field::Type),
+            "priority" => Some(Field::Priority),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// One word, in `field` or (when `None`) in title and body.
+    Word {
+        /// Where.
+        field: Option<Field>,
+        /// The word, lower-cased.
+        text: String,
+    },
+    /// Words starting with `text`.
+    Prefix {
+        /// Where.
+        field: Option<Field>,
+        /// The prefix, lower-cased.
+        text: String,
+    },
+    /// Words next to each other, in order.
+    Phrase {
+        /// Where.
+        field: Option<Field>,
+        /// The words, lower-cased.
+        words: Vec<String>,
+    },
+    /// Every part must match.
+    And(Vec<Node>),
+    /// Any part may match.
+    Or(Vec<Node>),
+    /// Must not match.
+    Not(Box<Node>),
+}
+
+/// Why a query did not parse, and where (a character offset from 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// Character offset of the problem.
+    pub position: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at position {}", self.message, self.position)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Phrase(String),
+    Open,
+    Close,
+    Minus,
+}
+
+fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, ParseError> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '(' {
+            out.push((i, Token::Open));
+            i += 1;
+        } else if c == ')' {
+            out.push((i, Token::Close));
+            i += 1;
+        } else if c == '-' && (out.is_empty() || chars.get(i.wrapping_sub(1)).is_some_and(|p| p.is_whitespace() || *p == '(')) {
+            out.push((i, Token::Minus));
+            i += 1;
+        } else if c == '"' {
+            let start = i;
+            i += 1;
+            let mut text = String::new();
+            while i < chars.len() && chars[i] != '"' {
+                text.push(chars[i]);
+                i += 1;
+            }
+            if i >= chars.len() {
+                return Err(ParseError {
+                    position: start,
+                    message: "unclosed quote".into(),
+                });
+            }
+            i += 1;
+            out.push((start, Token::Phrase(text)));
+        } else {
+            let start = i;
+            let mut text = String::new();
+            while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '(' | ')') {
+                // `title:"two words"` keeps its phrase with the field.
+                if chars[i] == '"' && text.ends_with(':') {
+                    let quote = i;
+                    i += 1;
+                    let mut phrase = String::new();
+                    while i < chars.len() && chars[i] != '"' {
+                        phrase.push(chars[i]);
+                        i += 1;
+                    }
+                    if i >= chars.len() {
+                        return Err(ParseError {
+                            position: quote,
+                            message: "unclosed quote".into(),
+                        });
+                    }
+                    i += 1;
+                    text.push('"');
+                    text.push_str(&phrase);
+                    text.push('"');
+                    break;
+                }
+                text.push(chars[i]);
+                i += 1;
+            }
+            out.push((start, Token::Word(text)));
+        }
+    }
+    Ok(out)
+}
+
+/// Splits text into lower-cased words the way the index does (letters and digits).
+pub fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+struct Parser {
+    tokens: Vec<(usize, Token)>,
+    at: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at).map(|(_, t)| t)
+    }
+
+    fn position(&self) -> usize {
+        self.tokens.get(self.at).map_or(self.end, |(p, _)| *p)
+    }
+
+    fn error<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError {
+            position: self.position(),
+            message: message.into(),
+        })
+    }
+
+    fn is_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w == keyword)
+    }
+
+    fn or_expr(&mut self) -> Result<Node, ParseError> {
+        let mut parts = vec![self.and_expr()?];
+        while self.is_keyword("OR") {
+            self.at += 1;
+            parts.push(self.and_expr()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::Or(parts) })
+    }
+
+    fn and_expr(&mut self) -> Result<Node, ParseError> {
+        let mut parts = vec![self.unary()?];
+        loop {
+            match self.peek() {
+                None | Some(Token::Close) => break,
+                Some(Token::Word(w)) if w == "OR" => break,
+                Some(Token::Word(w)) if w == "AND" => {
+                    self.at += 1;
+                    parts.push(self.unary()?);
+                }
+                _ => parts.push(self.unary()?),
+            }
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::And(parts) })
+    }
+
+    fn unary(&mut self) -> Result<Node, ParseError> {
+        if self.is_keyword("NOT") || matches!(self.peek(), Some(Token::Minus)) {
+            self.at += 1;
+            return Ok(Node::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Node, ParseError> {
+        let position = self.position();
+        let Some((_, token)) = self.tokens.get(self.at).cloned() else {
+            return self.error("expected a word or phrase, found the end of the query");
+        };
+        self.at += 1;
+        match token {
+            Token::Open => {
+                let inner = self.or_expr()?;
+                if !matches!(self.peek(), Some(Token::Close)) {
+                    return Err(ParseError {
+                        position,
+                        message: "unclosed parenthesis".into(),
+                    });
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Token::Close => Err(ParseError {
+                position,
+                message: "unexpected ')'".into(),
+            }),
+            Token::Minus => self.error("expected a word after '-'"),
+            Token::Phrase(text) => phrase(None, &text, position),
+            Token::Word(w) if w == "AND" || w == "OR" => Err(ParseError {
+                position,
+                message: format!("{w} needs a word or phrase before and after it"),
+            }),
+            Token::Word(w) => match w.split_once(':') {
+                Some((name, value)) if !name.is_empty() => {
+                    let Some(field) = Field::parse(name) else {
+                        return Err(ParseError {
+                            position,
+                            message: format!(
+                                "unknown field {name:?}; fields are title, status, type, priority"
+                            ),
+                        });
+                    };
+                    if value.is_empty() {
+                        return Err(ParseError {
+                            position: position + name.chars().count() + 1,
+                            message: format!("{name}: needs a value"),
+                        });
+                    }
+                    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                        Some(p) => phrase(Some(field), p, position),
+                        None => word(Some(field), value, position),
+                    }
+                }
+                _ => word(None, &w, position),
+            },
+        }
+    }
+}
+
+fn phrase(field: Option<Field>, text: &str, position: usize) -> Result<Node, ParseError> {
+    if let Some(f) = field.filter(|f| f.is_exact()) {
+        let text = text.trim().to_lowercase();
+        if text.is_empty() {
+            return Err(ParseError {
+                position,
+                message: "empty value".into(),
+            });
+        }
+        return Ok(Node::Word {
+            field: Some(f),
+            text,
+        });
+    }
+    let words = words_of(text);
+    match words.len() {
+        0 => Err(ParseError {
+            position,
+            message: "empty phrase".into(),
+        }),
+        1 => Ok(Node::Word {
+            field,
+            text: words.into_iter().next().unwrap_or_default(),
+        }),
+        _ => Ok(Node::Phrase { field, words }),
+    }
+}
+
+fn word(field: Option<Field>, raw: &str, position: usize) -> Result<Node, ParseError> {
+    if let Some(stem) = raw.strip_suffix('*') {
+        let words = words_of(stem);
+        return match words.as_slice() {
+            [one] => Ok(Node::Prefix {
+                field,
+                text: one.clone(),
+            }),
+            _ => Err(ParseError {
+                position,
+                message: "a prefix is one word followed by '*', like pump*".into(),
+            }),
+        };
+    }
+    phrase(field, raw, position)
+}
+
+/// Parses `input`; an empty query is an error too.
+pub fn parse(input: &str) -> Result<Node, ParseError> {
+    let tokens = tokenize(input)?;
+    if tokens.is_empty() {
+        return Err(ParseError {
+            position: 0,
+            message: "the query is empty".into(),
+        });
+    }
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        end: input.chars().count(),
+    };
+    let node = parser.or_expr()?;
+    if parser.at < parser.tokens.len() {
+        return parser.error("unexpected ')'");
+    }
+    Ok(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(text: &str) -> Node {
+        Node::Word {
+            field: None,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn words_are_anded_and_lower_cased() {
+        assert_eq!(parse("Pump Seal").unwrap(), Node::And(vec![w("pump"), w("seal")]));
+        assert_eq!(parse("pump AND seal").unwrap(), Node::And(vec![w("pump"), w("seal")]));
+    }
+
+    #[test]
+    fn or_binds_looser_than_and() {
+        assert_eq!(
+            parse("a b OR c").unwrap(),
+            Node::Or(vec![Node::And(vec![w("a"), w("b")]), w("c")])
+        );
+    }
+
+    #[test]
+    fn not_minus_phrases_fields_and_prefixes() {
+        assert_eq!(
+            parse("NOT pump -seal").unwrap(),
+            Node::And(vec![Node::Not(Box::new(w("pump"))), Node::Not(Box::new(w("seal")))])
+        );
+        assert_eq!(
+            parse("\"main pump\"").unwrap(),
+            Node::Phrase {
+                field: None,
+                words: vec!["main".into(), "pump".into()]
+            }
+        );
+        assert_eq!(
+            parse("status:In_Progress").unwrap(),
+            Node::Word {
+                field: Some(Field::Status),
+                text: "in_progress".into()
+            }
+        );
+        assert_eq!(
+            parse("title:\"main pump\"").unwrap(),
+            Node::Phrase {
+                field: Some(Field::Title),
+                words: vec!["main".into(), "pump".into()]
+            }
+        );
+        assert_eq!(
+            parse("pum*").unwrap(),
+            Node::Prefix {
+                field: None,
+                text: "pum".into()
+            }
+        );
+        assert_eq!(
+            parse("(a OR b) c").unwrap(),
+            Node::And(vec![Node::Or(vec![w("a"), w("b")]), w("c")])
+        );
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let e = parse("pump \"seal").unwrap_err();
+        assert_eq!((e.position, e.message.as_str()), (5, "unclosed quote"));
+        let e = parse("(pump seal").unwrap_err();
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("parenthesis"));
+        let e = parse("pump )").unwrap_err();
+        assert_eq!(e.position, 5);
+        let e = parse("colour:red").unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = parse("pump AND").unwrap_err();
+        assert_eq!(e.position, 8);
+        assert!(parse("   ").is_err());
+        assert!(parse("OR pump").is_err());
+        assert!(parse("status:").is_err());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for input in ["\"", "((", "))", "-", "--a", "a:b:c", "*", "NOT", "\u{0}", "é*", ":", "a:\"\""] {
+            let _ = parse(input);
+        }
+    }
+}
