@@ -98,6 +98,19 @@ impl Server {
     fn rss_kib(&self) -> Option<u64> {
         self.status_kib("VmRSS:")
     }
+
+    /// CPU time the server has used (user + system), in milliseconds.
+    fn cpu_ms(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Some(ticks * 1000 / per_sec)
+    }
 }
 
 /// Raises this process's open-file limit to its hard limit (inherited by the server), so
@@ -180,6 +193,7 @@ async fn fanout(server: &Server, seeded: &Seeded, clients: usize, events: usize)
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = server.rss_kib().unwrap_or(0);
     let client = reqwest::Client::new();
+    let cpu_before = server.cpu_ms().unwrap_or(0);
     for n in 0..events {
         let tick = Instant::now();
         let _ = sent_at[n].set(Instant::now());
@@ -193,6 +207,8 @@ async fn fanout(server: &Server, seeded: &Seeded, clients: usize, events: usize)
         .await?;
         tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
     }
+    let cpu_per_event =
+        server.cpu_ms().unwrap_or(0).saturating_sub(cpu_before) as f64 / events.max(1) as f64;
     let mut all = Vec::new();
     let mut short = 0usize;
     for t in tasks {
@@ -209,13 +225,14 @@ async fn fanout(server: &Server, seeded: &Seeded, clients: usize, events: usize)
     all.sort_unstable();
     let per_conn = (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / clients.max(1) as f64;
     println!(
-        "fanout     clients={clients} events={events} deliveries={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} incomplete_clients={short} rss_per_idle_conn={:.1}KB server_rss={:.1}MiB",
+        "fanout     clients={clients} events={events} deliveries={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} incomplete_clients={short} rss_per_idle_conn={:.1}KB server_rss={:.1}MiB server_cpu_per_event={:.0}ms",
         all.len(),
         percentile(&all, 0.5),
         percentile(&all, 0.99),
         all.last().copied().unwrap_or(0) as f64 / 1000.0,
         per_conn / 1000.0,
-        rss_after as f64 / 1024.0
+        rss_after as f64 / 1024.0,
+        cpu_per_event
     );
     Ok(())
 }

@@ -25,7 +25,7 @@ use super::extract::{ClientIp, QueryMap};
 use crate::domain::DomainError;
 use crate::events::Published;
 use crate::service::Principal;
-use crate::service::realtime::{Observed, Replay, Subscriber, parse_topic, replay};
+use crate::service::realtime::{Observed, Replay, Subscriber, parse_topic, replay, topic_name};
 
 /// WebSocket close code for a bad or expired token.
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
@@ -227,12 +227,12 @@ async fn deliver(
 
 /// The WebSocket message for `entry`, rendered once per topic and shared by every connection.
 fn ws_event(entry: &Published, subscriber: &Subscriber) -> Option<Message> {
-    let (slot, topic, event) = subscriber.route(entry)?;
+    let (slot, event) = subscriber.route(entry)?;
     let bytes = entry.rendered(slot, || {
         let value = json!({
             "type": "event",
             "id": entry.seq,
-            "topic": topic,
+            "topic": topic_name(entry, slot),
             "event": event,
             "ts": entry.ts.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "data": &entry.data,

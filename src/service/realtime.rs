@@ -57,22 +57,32 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
     })
 }
 
-/// The topics a change belongs to, general first.
-pub fn topics_of(entry: &ChangeEntry) -> Vec<String> {
-    let project = entry.keys.project.map(|p| format!("project:{p}"));
-    let general = match entry.kind.as_str() {
+/// The general topic of a change (`activities`, `chat`, …), if clients are sent it.
+fn general_topic(entry: &ChangeEntry) -> Option<&'static str> {
+    Some(match entry.kind.as_str() {
         "activity" => "activities",
         "project" => "projects",
         "update" => "updates",
         "notification" => "notifications",
         "message" => "chat",
-        _ => return Vec::new(),
-    };
-    let mut topics = vec![general.to_string()];
-    if entry.kind != "notification" && entry.kind != "update" {
-        topics.extend(project);
+        _ => return None,
+    })
+}
+
+/// The project whose `project:{id}` topic a change is also on.
+fn project_topic(entry: &ChangeEntry) -> Option<u64> {
+    match entry.kind.as_str() {
+        "activity" | "project" | "message" => entry.keys.project,
+        _ => None,
     }
-    topics
+}
+
+/// The name of topic `slot` (0: general, 1: the project's) of a change.
+pub fn topic_name(entry: &ChangeEntry, slot: usize) -> String {
+    match (slot, project_topic(entry)) {
+        (1, Some(p)) => format!("project:{p}"),
+        _ => general_topic(entry).unwrap_or_default().to_string(),
+    }
 }
 
 /// Checks a topic name: one of the fixed topics or `project:{id}`.
@@ -107,6 +117,15 @@ pub struct Subscriber {
     /// Projects the user manages or is on the team of, kept current from project events.
     projects: HashSet<u64>,
     topics: Vec<String>,
+    /// The ids of the subscribed `project:{id}` topics.
+    project_topics: HashSet<u64>,
+}
+
+fn project_topic_ids(topics: &[String]) -> HashSet<u64> {
+    topics
+        .iter()
+        .filter_map(|t| t.strip_prefix("project:")?.parse().ok())
+        .collect()
 }
 
 /// What `observe` learned about the subscriber from an entry.
@@ -139,6 +158,7 @@ impl Subscriber {
         Ok(Subscriber {
             user: principal.user.clone(),
             projects,
+            project_topics: project_topic_ids(&topics),
             topics,
         })
     }
@@ -155,11 +175,13 @@ impl Subscriber {
                 self.topics.push(t.clone());
             }
         }
+        self.project_topics = project_topic_ids(&self.topics);
     }
 
     /// Removes topics.
     pub fn unsubscribe(&mut self, topics: &[String]) {
         self.topics.retain(|t| !topics.contains(t));
+        self.project_topics = project_topic_ids(&self.topics);
     }
 
     /// Replaces the user after a reload.
@@ -214,23 +236,28 @@ impl Subscriber {
         }
     }
 
-    /// Where `entry` goes for this connection: the slot and name of the first subscribed
-    /// topic it is on, and its event name; `None` if it is off-topic or not visible.
-    pub fn route(&self, entry: &ChangeEntry) -> Option<(usize, String, &'static str)> {
+    /// Where `entry` goes for this connection: the slot of the first subscribed topic it is
+    /// on (see `topic_name`) and its event name; `None` if it is off-topic or not visible.
+    /// Called for every connection on every change, so it allocates nothing.
+    pub fn route(&self, entry: &ChangeEntry) -> Option<(usize, &'static str)> {
         let event = event_name(entry)?;
-        let (slot, topic) = topics_of(entry)
-            .into_iter()
-            .enumerate()
-            .find(|(_, t)| self.topics.contains(t))?;
-        self.may_see(entry).then_some((slot, topic, event))
+        let general = general_topic(entry)?;
+        let slot = if self.topics.iter().any(|t| t == general) {
+            0
+        } else if project_topic(entry).is_some_and(|p| self.project_topics.contains(&p)) {
+            1
+        } else {
+            return None;
+        };
+        self.may_see(entry).then_some((slot, event))
     }
 
     /// The envelope to send for `entry`, if it is on a subscribed topic and visible.
     pub fn envelope(&self, entry: &ChangeEntry) -> Option<Envelope> {
-        let (_, topic, event) = self.route(entry)?;
+        let (slot, event) = self.route(entry)?;
         Some(Envelope {
             id: entry.seq,
-            topic,
+            topic: topic_name(entry, slot),
             event,
             ts: entry.ts,
             data: entry.data.clone(),
