@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod search;
 pub mod service;
 pub mod signing_key;
 pub mod store;
@@ -94,7 +95,14 @@ pub async fn run(
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))??
     };
-    let services = Services::new(&config, Arc::new(store.clone()), &key)
+    let (index, needs_rebuild) = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir))
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+    };
+    let services = Services::new(&config, Arc::new(store.clone()), &key, index.clone())
         .map_err(|e| StartError::Bootstrap(e.to_string()))?;
     let admin_password = config.admin_password.as_ref().map(|s| s.expose());
     match services.users.bootstrap_admin(admin_password).await {
@@ -111,10 +119,29 @@ pub async fn run(
         Ok(None) => {}
         Err(e) => return Err(StartError::Bootstrap(e.to_string())),
     }
+    let mut needs_rebuild = needs_rebuild;
+    if needs_rebuild && matches!(services.store.searchable_count().await, Ok(0)) {
+        // Nothing to index: the new index is ready before the first request.
+        services
+            .search
+            .index()
+            .rebuild(services.store.as_ref())
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        needs_rebuild = false;
+    }
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(index.clone().follow(
+        services.store.clone(),
+        bus.clone(),
+        needs_rebuild,
+        stopping_rx.clone(),
+    ));
+    let floor = index.clone();
     tokio::spawn(service::retention::run(
         services.store.clone(),
         config.changes.clone(),
+        move || floor.indexed_seq(),
         stopping_rx.clone(),
     ));
     let state = http::AppState::new(&config, services, bus.clone(), stopping_rx);
@@ -149,6 +176,8 @@ pub async fn run(
             Ok(())
         }
     };
+    // The search index flushes what it has not committed yet.
+    let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
     store.close().await;
     tracing::info!("nexus stopped");
     outcome

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::openapi::{HealthBody, ReadyBody};
+use crate::search::Readiness;
 
 /// Health routes; public.
 pub fn router() -> Router<AppState> {
@@ -36,16 +37,34 @@ pub async fn healthz() -> Json<serde_json::Value> {
     responses((status = 200, body = ReadyBody), (status = 503, body = ReadyBody))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.store.check().await {
-        Ok(()) => Json(json!({"status": "ready", "checks": {"database": "ok"}})).into_response(),
-        Err(e) => (
+    let database = match state.services.store.check().await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    let search = match state.services.search.index().readiness() {
+        Readiness::Ready => Ok(()),
+        Readiness::Rebuilding(p) => Err(format!("rebuilding ({p}% done)")),
+    };
+    let show = |r: &Result<(), String>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.clone(),
+    };
+    let checks = json!({"database": show(&database), "search": show(&search)});
+    let failing: Vec<String> = [("database", &database), ("search", &search)]
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect();
+    if failing.is_empty() {
+        Json(json!({"status": "ready", "checks": checks})).into_response()
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "status": "unavailable",
-                "checks": {"database": e.to_string()},
-                "error": {"code": "unavailable", "message": format!("database: {e}")}
+                "checks": checks,
+                "error": {"code": "unavailable", "message": failing.join("; ")}
             })),
         )
-            .into_response(),
+            .into_response()
     }
 }

@@ -108,6 +108,7 @@ impl Modify for BearerAuth {
         rest::chat::send, rest::chat::messages, rest::chat::remove, rest::chat::conversations,
         rest::chat::mark_read,
         rest::audit::list,
+        rest::search::search,
         health::healthz, health::readyz,
     ),
     components(schemas(ErrorBody, ErrorDetail))

@@ -104,7 +104,12 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Token)>, ParseError> {
         } else if c == ')' {
             out.push((i, Token::Close));
             i += 1;
-        } else if c == '-' && (out.is_empty() || chars.get(i.wrapping_sub(1)).is_some_and(|p| p.is_whitespace() || *p == '(')) {
+        } else if c == '-'
+            && (out.is_empty()
+                || chars
+                    .get(i.wrapping_sub(1))
+                    .is_some_and(|p| p.is_whitespace() || *p == '('))
+        {
             out.push((i, Token::Minus));
             i += 1;
         } else if c == '"' {
@@ -197,7 +202,11 @@ impl Parser {
             self.at += 1;
             parts.push(self.and_expr()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Node::Or(parts)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Node, ParseError> {
@@ -213,7 +222,11 @@ impl Parser {
                 _ => parts.push(self.unary()?),
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Node::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Node::And(parts)
+        })
     }
 
     fn unary(&mut self) -> Result<Node, ParseError> {
@@ -358,8 +371,14 @@ mod tests {
 
     #[test]
     fn words_are_anded_and_lower_cased() {
-        assert_eq!(parse("Pump Seal").unwrap(), Node::And(vec![w("pump"), w("seal")]));
-        assert_eq!(parse("pump AND seal").unwrap(), Node::And(vec![w("pump"), w("seal")]));
+        assert_eq!(
+            parse("Pump Seal").unwrap(),
+            Node::And(vec![w("pump"), w("seal")])
+        );
+        assert_eq!(
+            parse("pump AND seal").unwrap(),
+            Node::And(vec![w("pump"), w("seal")])
+        );
     }
 
     #[test]
@@ -374,7 +393,10 @@ mod tests {
     fn not_minus_phrases_fields_and_prefixes() {
         assert_eq!(
             parse("NOT pump -seal").unwrap(),
-            Node::And(vec![Node::Not(Box::new(w("pump"))), Node::Not(Box::new(w("seal")))])
+            Node::And(vec![
+                Node::Not(Box::new(w("pump"))),
+                Node::Not(Box::new(w("seal")))
+            ])
         );
         assert_eq!(
             parse("\"main pump\"").unwrap(),
@@ -430,7 +452,9 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for input in ["\"", "((", "))", "-", "--a", "a:b:c", "*", "NOT", "\u{0}", "é*", ":", "a:\"\""] {
+        for input in [
+            "\"", "((", "))", "-", "--a", "a:b:c", "*", "NOT", "\u{0}", "é*", ":", "a:\"\"",
+        ] {
             let _ = parse(input);
         }
     }

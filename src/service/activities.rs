@@ -9,6 +9,7 @@ use super::Principal;
 use super::audit::AuditLog;
 use super::notify::Notifier;
 use super::pagination::{Page, PageRequest};
+use super::search::SearchService;
 use super::visibility::{self, viewer};
 use crate::domain::activity::{
     Activity, ActivityStatus, ActivityType, Move, Priority, status_move, validate_fields,
@@ -159,6 +160,7 @@ pub struct ActivityService {
     store: Arc<dyn Store>,
     notifier: Notifier,
     audit: AuditLog,
+    search: SearchService,
 }
 
 fn utc(t: Option<Timestamp>) -> Option<Timestamp> {
@@ -171,11 +173,17 @@ fn not_found() -> DomainError {
 
 impl ActivityService {
     /// Builds the service.
-    pub fn new(store: Arc<dyn Store>, notifier: Notifier, audit: AuditLog) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        notifier: Notifier,
+        audit: AuditLog,
+        search: SearchService,
+    ) -> Self {
         Self {
             store,
             notifier,
             audit,
+            search,
         }
     }
 
@@ -292,26 +300,8 @@ impl ActivityService {
         let viewer = viewer(self.store.as_ref(), principal).await?;
         let mut filter = query.filter.clone();
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            // Until the search index lands: every word must occur in title or description.
-            let words: Vec<String> = q
-                .to_lowercase()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            let ids = self
-                .store
-                .activity_ids(&viewer, &filter, ActivityOrder::CreatedAt, true)
-                .await?;
-            let rows = self.store.activities_by_ids(&ids).await?;
-            filter.ids = Some(
-                rows.into_iter()
-                    .filter(|a| {
-                        let text = format!("{} {}", a.title, a.description).to_lowercase();
-                        words.iter().all(|w| text.contains(w))
-                    })
-                    .map(|a| a.id)
-                    .collect(),
-            );
+            let ids = self.search.matching_ids(principal, q, "activity").await?;
+            filter.ids = Some(ids.into_iter().map(ActivityId).collect());
         }
         Ok((viewer, filter))
     }

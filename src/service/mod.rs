@@ -13,6 +13,7 @@ pub mod projects;
 pub mod ratelimit;
 pub mod realtime;
 pub mod retention;
+pub mod search;
 pub mod tokens;
 pub mod updates;
 pub mod users;
@@ -54,6 +55,8 @@ pub struct Services {
     pub chat: chat::ChatService,
     /// The audit log.
     pub audit: audit::AuditLog,
+    /// Full-text search.
+    pub search: search::SearchService,
     /// The store, for health checks.
     pub store: Arc<dyn Store>,
 }
@@ -64,6 +67,7 @@ impl Services {
         config: &Config,
         store: Arc<dyn Store>,
         jwt_key: &[u8],
+        index: crate::search::SearchIndex,
     ) -> Result<Services, DomainError> {
         let hasher = password::PasswordHasher::new(config.auth.max_concurrent_hashes);
         let tokens = tokens::TokenService::new(
@@ -73,6 +77,7 @@ impl Services {
         )?;
         let audit = audit::AuditLog::new(store.clone());
         let notifier = notify::Notifier::new(store.clone());
+        let search = search::SearchService::new(store.clone(), index);
         Ok(Services {
             auth: auth::AuthService::new(
                 config,
@@ -86,11 +91,18 @@ impl Services {
                 store.clone(),
                 notifier.clone(),
                 audit.clone(),
+                search.clone(),
             ),
-            projects: projects::ProjectService::new(store.clone(), notifier.clone(), audit.clone()),
+            projects: projects::ProjectService::new(
+                store.clone(),
+                notifier.clone(),
+                audit.clone(),
+                search.clone(),
+            ),
             updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
             chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
             audit,
+            search,
             store,
         })
     }

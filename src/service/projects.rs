@@ -10,6 +10,7 @@ use super::activities::double_option;
 use super::audit::AuditLog;
 use super::notify::Notifier;
 use super::pagination::{Page, PageRequest};
+use super::search::SearchService;
 use super::visibility;
 use crate::domain::error::FieldErrors;
 use crate::domain::project::{Project, ProjectStatus, date_format, validate_fields};
@@ -84,6 +85,7 @@ pub struct ProjectService {
     store: Arc<dyn Store>,
     notifier: Notifier,
     audit: AuditLog,
+    search: SearchService,
 }
 
 fn not_found() -> DomainError {
@@ -92,11 +94,17 @@ fn not_found() -> DomainError {
 
 impl ProjectService {
     /// Builds the service.
-    pub fn new(store: Arc<dyn Store>, notifier: Notifier, audit: AuditLog) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        notifier: Notifier,
+        audit: AuditLog,
+        search: SearchService,
+    ) -> Self {
         Self {
             store,
             notifier,
             audit,
+            search,
         }
     }
 
@@ -208,14 +216,17 @@ impl ProjectService {
                 "must be one of name, start_date, end_date, created_at (optionally with a leading '-')",
             ));
         }
-        let words: Vec<String> = query
-            .q
-            .as_deref()
-            .unwrap_or("")
-            .to_lowercase()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let matching: Option<std::collections::HashSet<u64>> =
+            match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                Some(q) => Some(
+                    self.search
+                        .matching_ids(principal, q, "project")
+                        .await?
+                        .into_iter()
+                        .collect(),
+                ),
+                None => None,
+            };
         let mut projects: Vec<Project> = self
             .store
             .projects()
@@ -225,10 +236,7 @@ impl ProjectService {
             .filter(|p| query.status.is_none_or(|s| p.status == s))
             .filter(|p| query.manager.is_none_or(|m| p.manager_id == m))
             .filter(|p| query.member.is_none_or(|m| p.team_members.contains(&m)))
-            .filter(|p| {
-                let text = format!("{} {}", p.name, p.description).to_lowercase();
-                words.iter().all(|w| text.contains(w))
-            })
+            .filter(|p| matching.as_ref().is_none_or(|ids| ids.contains(&p.id.0)))
             .collect();
         projects.sort_by(|a, b| {
             let o = match field {

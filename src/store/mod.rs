@@ -167,12 +167,14 @@ pub trait ChangeLog: Send + Sync {
     async fn last_seq(&self) -> Result<u64, StoreError>;
     /// The oldest `seq` still in the log, if any.
     async fn first_seq(&self) -> Result<Option<u64>, StoreError>;
-    /// Removes entries older than both limits: beyond the newest `keep_entries` and before
-    /// `keep_since`; at most `max` per call. Returns how many were removed.
+    /// Removes entries older than both limits (beyond the newest `keep_entries` and before
+    /// `keep_since`) and not after `floor` (what followers still need); at most `max` per call.
+    /// Returns how many were removed.
     async fn compact_changes(
         &self,
         keep_entries: u64,
         keep_since: Timestamp,
+        floor: u64,
         max: usize,
     ) -> Result<usize, StoreError>;
 }
@@ -388,6 +390,17 @@ pub trait DomainStore: Send + Sync {
 
     /// Audit entries, newest first.
     async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// How many searchable objects (activities, projects, updates, messages) exist.
+    async fn searchable_count(&self) -> Result<usize, StoreError>;
+    /// Searchable objects of `kind` (`activity`, `project`, `update`, `message`) with ids
+    /// above `after`, in id order, as "created" change entries carrying their REST form.
+    async fn searchable_objects(
+        &self,
+        kind: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError>;
 }
 
 /// A conversation's newest message and the caller's unread count.

@@ -10,6 +10,7 @@ mod chat;
 mod errors;
 mod health;
 mod projects;
+mod realtime;
 mod startup;
 mod updates;
 mod users;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod projects;
+pub mod search;
 pub mod updates;
 pub mod users;
 

@@ -42,6 +42,7 @@ impl ChangeLog for RedbStore {
         &self,
         keep_entries: u64,
         keep_since: Timestamp,
+        floor: u64,
         max: usize,
     ) -> Result<usize, StoreError> {
         self.write(move |batch| {
@@ -49,7 +50,9 @@ impl ChangeLog for RedbStore {
             let Some(last) = table.last().map_err(storage_err)?.map(|(k, _)| k.value()) else {
                 return Ok(0);
             };
-            let count_cutoff = last.saturating_sub(keep_entries);
+            // The newest entry always stays: it carries the sequence across restarts, so ids
+            // never repeat and a replay can tell "nothing missed" from "too old".
+            let count_cutoff = last.saturating_sub(keep_entries.max(1)).min(floor);
             let mut doomed = Vec::new();
             for row in table.range(..=count_cutoff).map_err(storage_err)? {
                 if doomed.len() >= max {

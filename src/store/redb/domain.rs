@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::tables::*;
 use super::{Batch, RedbStore, activities, messages, projects, storage_err};
@@ -334,6 +334,55 @@ impl DomainStore for RedbStore {
 
     async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
         messages::audit_entries(&self.read()?)
+    }
+
+    async fn searchable_count(&self) -> Result<usize, StoreError> {
+        let txn = self.read()?;
+        let mut total = 0u64;
+        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES] {
+            total += txn
+                .open_table(table)
+                .map_err(storage_err)?
+                .len()
+                .map_err(storage_err)?;
+        }
+        Ok(usize::try_from(total).unwrap_or(usize::MAX))
+    }
+
+    async fn searchable_objects(
+        &self,
+        kind: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let table = match kind {
+            "activity" => ACTIVITIES,
+            "project" => PROJECTS,
+            "update" => UPDATES,
+            "message" => MESSAGES,
+            _ => return Ok(Vec::new()),
+        };
+        let txn = self.read()?;
+        let rows = txn.open_table(table).map_err(storage_err)?;
+        let mut out = Vec::new();
+        for row in rows
+            .range(after.saturating_add(1)..)
+            .map_err(storage_err)?
+            .take(limit)
+        {
+            let (key, value) = row.map_err(storage_err)?;
+            out.push(ChangeEntry {
+                seq: 0,
+                kind: kind.to_string(),
+                id: key.value(),
+                op: crate::domain::change::ChangeOp::Created,
+                keys: Default::default(),
+                ts: crate::domain::time::now(),
+                data: serde_json::from_slice(value.value())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
     }
 }
 
