@@ -3,6 +3,7 @@
 //! `run` is the whole server; `main` and the integration tests both call it, the tests on
 //! port 0 with a temporary data directory.
 
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod events;

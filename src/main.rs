@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the API and web UI (the default).
     Serve(ServeArgs),
+    /// Rebuild the search index from the database (stop the server first).
+    Reindex(ServeArgs),
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -56,13 +58,15 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => ServeArgs {
-            config: args.config.or(cli.serve.config),
-            data: args.data.or(cli.serve.data),
-            listen: args.listen.or(cli.serve.listen),
-        },
-        None => cli.serve,
+    let merge = |args: ServeArgs, top: ServeArgs| ServeArgs {
+        config: args.config.or(top.config),
+        data: args.data.or(top.data),
+        listen: args.listen.or(top.listen),
+    };
+    let (reindex, args) = match cli.command {
+        Some(Command::Serve(args)) => (false, merge(args, cli.serve)),
+        Some(Command::Reindex(args)) => (true, merge(args, cli.serve)),
+        None => (false, cli.serve),
     };
     let overrides = Overrides {
         data_dir: args.data,
@@ -80,6 +84,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
+    if reindex {
+        return runtime.block_on(async move {
+            match nexus::cli::reindex::run(&config).await {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        });
+    }
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(&config.server.listen).await {
             Ok(l) => l,

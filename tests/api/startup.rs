@@ -123,19 +123,32 @@ mod reqwest {
     }
 
     pub fn post_json(url: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
-        let url = url.to_string();
+        send_json("POST", url, None, Some(body))
+    }
+
+    /// Sends `body` (if any) with `method` and an optional bearer token.
+    pub fn send_json(
+        method: &str,
+        url: &str,
+        token: Option<String>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let (method, url) = (method.to_string(), url.to_string());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                let r = ::reqwest::Client::new()
-                    .post(&url)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("request");
+                let method = ::reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+                let mut request = ::reqwest::Client::new().request(method, &url);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(body) = body {
+                    request = request.json(&body);
+                }
+                let r = request.send().await.expect("request");
                 let status = r.status();
                 (status, r.json().await.unwrap_or(serde_json::Value::Null))
             })
@@ -357,4 +370,167 @@ fn json_logs_record_each_request_with_method_path_status_and_latency() {
         !text.contains("secret-admin-password"),
         "no password in logs"
     );
+}
+
+#[test]
+fn reindex_rebuilds_the_search_index_of_a_stopped_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = nexus(dir.path());
+    cmd.env("NEXUS_ADMIN_PASSWORD", "reindex-admin-pw");
+    let app = Running::start(cmd);
+    let (_, login) = reqwest::post_json(
+        &format!("{}/api/auth/login/", app.base),
+        json!({"username": "admin", "password": "reindex-admin-pw"}),
+    );
+    let token = login["access"].as_str().expect("token").to_string();
+    let (status, _) = reqwest::send_json(
+        "POST",
+        &format!("{}/api/activities/", app.base),
+        Some(token),
+        Some(json!({"title": "Regrease conveyor bearings"})),
+    );
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.terminate(), 0);
+
+    let out = Command::new(BIN)
+        .arg("reindex")
+        .arg("--data")
+        .arg(dir.path())
+        .output()
+        .expect("run reindex");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "reindex failed: {stderr}");
+    assert!(stderr.contains("reindexed 1 objects"), "{stderr}");
+
+    let mut cmd = nexus(dir.path());
+    cmd.env("NEXUS_ADMIN_PASSWORD", "reindex-admin-pw");
+    let app = Running::start(cmd);
+    let (_, login) = reqwest::post_json(
+        &format!("{}/api/auth/login/", app.base),
+        json!({"username": "admin", "password": "reindex-admin-pw"}),
+    );
+    let token = login["access"].as_str().expect("token").to_string();
+    let (status, body) = reqwest::send_json(
+        "GET",
+        &format!("{}/api/search/?q=conveyor", app.base),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["count"], 1, "{body}");
+}
+
+#[test]
+fn reindex_refuses_a_running_servers_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _app = Running::start(nexus(dir.path()));
+    let out = Command::new(BIN)
+        .arg("reindex")
+        .arg("--data")
+        .arg(dir.path())
+        .output()
+        .expect("run reindex");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another running Nexus"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_acknowledged_activity_is_searchable_after_a_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut cmd = nexus(dir.path());
+        cmd.env("NEXUS_ADMIN_PASSWORD", "crash-admin-pw")
+            .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0");
+        Running::start(cmd)
+    };
+    let token_of = |base: &str| {
+        let (_, login) = reqwest::post_json(
+            &format!("{base}/api/auth/login/"),
+            json!({"username": "admin", "password": "crash-admin-pw"}),
+        );
+        login["access"].as_str().expect("token").to_string()
+    };
+    let mut app = start();
+    let token = token_of(&app.base);
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, token, acknowledged) =
+                (app.base.clone(), token.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for n in 0..10_000 {
+                    let url = format!("{base}/api/activities/");
+                    let body = json!({"title": format!("crashtest writer{w} number{n}")});
+                    let outcome = std::panic::catch_unwind(|| {
+                        reqwest::send_json("POST", &url, Some(token.clone()), Some(body))
+                    });
+                    match outcome {
+                        Ok((status, created)) if status == StatusCode::CREATED => {
+                            if let Some(id) = created["id"].as_u64() {
+                                acknowledged.lock().unwrap().push(id);
+                            }
+                        }
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SIGKILL: no shutdown, no final index commit.
+    app.child.kill().expect("kill");
+    let _ = app.child.wait();
+    for w in writers {
+        let _ = w.join();
+    }
+    drop(app);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 10,
+        "writes went through before the kill"
+    );
+
+    let app = start();
+    let token = token_of(&app.base);
+    let mut found = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        found.clear();
+        let mut page = 1;
+        loop {
+            let (status, body) = reqwest::send_json(
+                "GET",
+                &format!(
+                    "{}/api/activities/?q=crashtest&page_size=200&page={page}",
+                    app.base
+                ),
+                Some(token.clone()),
+                None,
+            );
+            if status != StatusCode::OK {
+                break;
+            }
+            for a in body["results"].as_array().into_iter().flatten() {
+                found.insert(a["id"].as_u64().unwrap_or(0));
+            }
+            if body["next"].is_null() {
+                break;
+            }
+            page += 1;
+        }
+        if acknowledged.iter().all(|id| found.contains(id)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} acknowledged activities are searchable after restart",
+            acknowledged.iter().filter(|id| found.contains(id)).count(),
+            acknowledged.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
