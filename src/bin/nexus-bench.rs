@@ -308,9 +308,44 @@ fn activity_body(i: usize, projects: &[u64], users: &[u64]) -> Value {
     let start = start
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
+    // A small plant vocabulary, mixed so words have realistic, differing frequencies.
+    const MACHINES: [&str; 12] = [
+        "pump",
+        "conveyor",
+        "press",
+        "lathe",
+        "robot",
+        "oven",
+        "mixer",
+        "boiler",
+        "compressor",
+        "chiller",
+        "extruder",
+        "packer",
+    ];
+    const ACTIONS: [&str; 8] = [
+        "inspect",
+        "replace",
+        "calibrate",
+        "clean",
+        "lubricate",
+        "tighten",
+        "align",
+        "test",
+    ];
+    const PARTS: [&str; 10] = [
+        "bearing", "seal", "belt", "motor", "valve", "sensor", "gearbox", "nozzle", "filter",
+        "coupling",
+    ];
+    let machine = MACHINES[i % MACHINES.len()];
+    let action = ACTIONS[(i / 3) % ACTIONS.len()];
+    let part = PARTS[(i / 7) % PARTS.len()];
     json!({
-        "title": format!("Run {i} on line {}", i % 7),
-        "description": format!("Seeded activity {i}: check torque, log output, sign off."),
+        "title": format!("{action} {machine} {part} on line {}", i % 7),
+        "description": format!(
+            "Seeded activity {i}: {action} the {part} of {machine} {}, log torque and readings, sign off.",
+            i % 50
+        ),
         "type": TYPES[i % TYPES.len()],
         "status": STATUSES[i % STATUSES.len()],
         "priority": PRIORITIES[i % PRIORITIES.len()],
@@ -459,6 +494,82 @@ where
     }
 }
 
+/// Queries of the `search` scenario, run as a `user` (visibility applies).
+const SEARCHES: [(&str, &str); 4] = [
+    ("s-term", "gearbox"),
+    ("s-phrase", "\"replace the seal\""),
+    ("s-bool", "(pump OR boiler) AND bearing NOT clean"),
+    ("s-prefix", "compress*"),
+];
+
+fn encode_query(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn print_row(scenario: &str, outcome: &Outcome) {
+    let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
+    let l = &outcome.latencies_us;
+    println!(
+        "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+        scenario,
+        rps,
+        percentile(l, 0.5),
+        percentile(l, 0.99),
+        percentile(l, 0.999),
+        outcome.errors
+    );
+}
+
+/// The `reindex` scenario: stops the server, times `nexus reindex` over its data directory
+/// (documents per second), and starts it again.
+async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Result<()> {
+    let pid = i32::try_from(server.child.id())?;
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let _ = server.child.wait();
+    let started = Instant::now();
+    let status = Command::new(binary)
+        .arg("reindex")
+        .arg("--data")
+        .arg(server._dir.path())
+        .env("NEXUS_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let took = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("nexus reindex failed");
+    }
+    let docs = activities + 20;
+    println!(
+        "reindex    documents={docs} seconds={took:.1} docs_per_sec={:.0}",
+        docs as f64 / took
+    );
+    server.child = Command::new(binary)
+        .arg("serve")
+        .arg("--data")
+        .arg(server._dir.path())
+        .arg("--listen")
+        .arg(server.base.trim_start_matches("http://"))
+        .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
+        .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
+        .env("NEXUS_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    wait_ready(&reqwest::Client::new(), &server.base).await
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -485,10 +596,19 @@ async fn main() -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("nexus"),
     };
-    let all = ["get", "list", "list-user", "create", "login", "fanout"];
+    let all = [
+        "get",
+        "list",
+        "list-user",
+        "create",
+        "login",
+        "fanout",
+        "search",
+        "reindex",
+    ];
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
         all.iter()
-            .filter(|s| **s != "fanout")
+            .filter(|s| !matches!(**s, "fanout" | "search" | "reindex"))
             .map(|s| s.to_string())
             .collect()
     } else {
@@ -500,7 +620,7 @@ async fn main() -> Result<()> {
         }
     }
     raise_open_files();
-    let server = start_server(&binary)?;
+    let mut server = start_server(&binary)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
@@ -523,6 +643,23 @@ async fn main() -> Result<()> {
         "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors"
     );
     for scenario in &scenarios {
+        if scenario == "reindex" {
+            reindex(&mut server, &binary, args.activities).await?;
+            continue;
+        }
+        if scenario == "search" {
+            for (name, q) in SEARCHES {
+                let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
+                let url = format!("{base}/api/search/?q={}&page_size=20", encode_query(q));
+                let outcome = drive(args.concurrency, duration, move |_| {
+                    let (c, url, s) = (c.clone(), url.clone(), s.clone());
+                    async move { ok(c.get(&url).bearer_auth(&s.user).send().await).await }
+                })
+                .await;
+                print_row(name, &outcome);
+            }
+            continue;
+        }
         if scenario == "fanout" {
             eprintln!(
                 "running fanout: {} clients, {} events…",
@@ -608,17 +745,7 @@ async fn main() -> Result<()> {
             .await,
             other => bail!("scenario {other:?} has no driver"),
         };
-        let rps = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
-        let l = &outcome.latencies_us;
-        println!(
-            "{:<10} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
-            scenario,
-            rps,
-            percentile(l, 0.5),
-            percentile(l, 0.99),
-            percentile(l, 0.999),
-            outcome.errors
-        );
+        print_row(scenario, &outcome);
     }
     if let Some(rss) = server.peak_rss_kib() {
         println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
