@@ -92,7 +92,12 @@ pub async fn run(
     let store = {
         let dir = data_dir.clone();
         let bus = bus.clone();
-        tokio::task::spawn_blocking(move || RedbStore::open(&dir, bus))
+        let max_batch = if config.server.group_commit {
+            store::redb::MAX_BATCH
+        } else {
+            1
+        };
+        tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, max_batch))
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))??
     };

@@ -52,6 +52,10 @@ struct Fields {
     id: SchemaField,
     title: SchemaField,
     body: SchemaField,
+    /// Title and body words as written (not stemmed), for prefixes and typos.
+    raw: SchemaField,
+    /// Title words as written, for `title:` prefixes and typos.
+    title_raw: SchemaField,
     status: SchemaField,
     kind_type: SchemaField,
     priority: SchemaField,
@@ -70,6 +74,15 @@ fn stemmed_text() -> TextOptions {
     )
 }
 
+/// Words as written (lower-cased, not stemmed), not stored.
+fn raw_text() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
 /// The tokenizer of title and body: words, lower-cased, English stems.
 const STEMMER: &str = "en_stem";
 
@@ -81,6 +94,8 @@ fn schema() -> (Schema, Fields) {
         id: b.add_u64_field("id", INDEXED | STORED),
         title: b.add_text_field("title", stemmed_text()),
         body: b.add_text_field("body", stemmed_text()),
+        raw: b.add_text_field("raw", raw_text()),
+        title_raw: b.add_text_field("title_raw", raw_text()),
         status: b.add_text_field("status", STRING),
         kind_type: b.add_text_field("type", STRING),
         priority: b.add_text_field("priority", STRING),
@@ -271,8 +286,7 @@ impl SearchIndex {
         );
         match kind {
             "activity" => {
-                document.add_text(f.title, text("title"));
-                document.add_text(f.body, text("description"));
+                add_words(&mut document, f, &text("title"), &text("description"));
                 document.add_text(f.status, text("status"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
@@ -281,8 +295,7 @@ impl SearchIndex {
                 document.add_u64(f.assignee, id_of("assigned_to"));
             }
             "project" => {
-                document.add_text(f.title, text("name"));
-                document.add_text(f.body, text("description"));
+                add_words(&mut document, f, &text("name"), &text("description"));
                 document.add_text(f.status, text("status"));
                 document.add_u64(f.project, entry.id);
                 document.add_u64(f.creator, id_of("manager_id"));
@@ -291,8 +304,7 @@ impl SearchIndex {
                 }
             }
             "update" => {
-                document.add_text(f.title, text("title"));
-                document.add_text(f.body, text("content"));
+                add_words(&mut document, f, &text("title"), &text("content"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
                 document.add_u64(f.creator, id_of("created_by"));
@@ -300,8 +312,7 @@ impl SearchIndex {
             _ => {
                 let content = text("content");
                 let title: String = content.chars().take(80).collect();
-                document.add_text(f.title, title);
-                document.add_text(f.body, content);
+                add_words(&mut document, f, &title, &content);
                 document.add_u64(f.project, id_of("project_id"));
                 document.add_u64(f.parties, id_of("sender_id"));
                 document.add_u64(f.parties, id_of("receiver_id"));
@@ -447,9 +458,6 @@ impl SearchIndex {
     /// The visibility filter for `viewer`, as a query: what they may open, by kind.
     fn visibility(&self, viewer: &Viewer, user: u64) -> Box<dyn Query> {
         let f = self.inner.fields;
-        let Viewer::Member { projects, .. } = viewer else {
-            return Box::new(AllQuery);
-        };
         let term_u64 = |field, v: u64| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_u64(field, v),
@@ -462,14 +470,6 @@ impl SearchIndex {
                 IndexRecordOption::Basic,
             ))
         };
-        let in_projects = |extra: Vec<u64>| -> Box<dyn Query> {
-            let terms = projects
-                .iter()
-                .map(|p| p.0)
-                .chain(extra)
-                .map(|p| Term::from_field_u64(f.project, p));
-            Box::new(TermSetQuery::new(terms))
-        };
         let any = |parts: Vec<Box<dyn Query>>| -> Box<dyn Query> {
             Box::new(BooleanQuery::new(
                 parts.into_iter().map(|q| (Occur::Should, q)).collect(),
@@ -477,6 +477,32 @@ impl SearchIndex {
         };
         let both = |a: Box<dyn Query>, b: Box<dyn Query>| -> Box<dyn Query> {
             Box::new(BooleanQuery::new(vec![(Occur::Must, a), (Occur::Must, b)]))
+        };
+        let not = |q: Box<dyn Query>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery)),
+                (Occur::MustNot, q),
+            ]))
+        };
+        // Direct messages: their two parties only, whoever the caller is.
+        let own_direct = both(term_u64(f.project, 0), term_u64(f.parties, user));
+        let Viewer::Member { projects, .. } = viewer else {
+            // Admin and staff see every activity, project, update and room.
+            return any(vec![
+                not(kind("chat")),
+                both(
+                    kind("chat"),
+                    any(vec![own_direct, not(term_u64(f.project, 0))]),
+                ),
+            ]);
+        };
+        let in_projects = |extra: Vec<u64>| -> Box<dyn Query> {
+            let terms = projects
+                .iter()
+                .map(|p| p.0)
+                .chain(extra)
+                .map(|p| Term::from_field_u64(f.project, p));
+            Box::new(TermSetQuery::new(terms))
         };
         any(vec![
             kind("update"),
@@ -492,11 +518,17 @@ impl SearchIndex {
                 kind("project"),
                 any(vec![term_u64(f.creator, user), term_u64(f.parties, user)]),
             ),
-            both(
-                kind("chat"),
-                any(vec![term_u64(f.parties, user), in_projects(Vec::new())]),
-            ),
+            // Rooms: the projects the caller is in now, whoever wrote the message.
+            both(kind("chat"), any(vec![own_direct, in_projects(Vec::new())])),
         ])
+    }
+
+    /// The as-written field for prefixes and typos: title only for `title:`, else both.
+    fn raw_field(&self, field: Option<Field>) -> SchemaField {
+        match field {
+            Some(Field::Title) => self.inner.fields.title_raw,
+            _ => self.inner.fields.raw,
+        }
     }
 
     fn text_fields(&self, field: Option<Field>) -> Vec<SchemaField> {
@@ -553,30 +585,42 @@ impl SearchIndex {
                         words: terms,
                     });
                 }
-                let text = &terms[0];
-                let mut parts: Vec<Box<dyn Query>> = Vec::new();
-                for target in self.text_fields(*field) {
-                    let term = Term::from_field_text(target, text);
-                    parts.push(Box::new(TermQuery::new(
-                        term.clone(),
-                        IndexRecordOption::WithFreqs,
+                let stem = &terms[0];
+                let mut parts: Vec<Box<dyn Query>> = self
+                    .text_fields(*field)
+                    .into_iter()
+                    .map(|target| {
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(target, stem),
+                            IndexRecordOption::WithFreqs,
+                        )) as Box<dyn Query>
+                    })
+                    .collect();
+                // One typo is forgiven in words of five letters or more, compared with the
+                // words as written (stems would shorten them).
+                if field.is_none_or(|f| !f.is_exact()) && text.chars().count() >= 5 {
+                    let raw = self.raw_field(*field);
+                    parts.push(Box::new(FuzzyTermQuery::new(
+                        Term::from_field_text(raw, text),
+                        1,
+                        true,
                     )));
-                    // One typo is forgiven in words of five letters or more.
-                    if field.is_none_or(|f| !f.is_exact()) && text.chars().count() >= 5 {
-                        parts.push(Box::new(FuzzyTermQuery::new(term, 1, true)));
-                    }
                 }
                 any(parts)
             }
-            Node::Prefix { field, text } => any(self
-                .text_fields(*field)
-                .into_iter()
-                .map(|target| {
-                    Box::new(PhrasePrefixQuery::new(vec![Term::from_field_text(
-                        target, text,
-                    )])) as Box<dyn Query>
-                })
-                .collect()),
+            Node::Prefix { field, text } => {
+                let target = if field.is_some_and(|f| f.is_exact()) {
+                    self.text_fields(*field)
+                        .into_iter()
+                        .next()
+                        .unwrap_or(self.inner.fields.raw)
+                } else {
+                    self.raw_field(*field)
+                };
+                Box::new(PhrasePrefixQuery::new(vec![Term::from_field_text(
+                    target, text,
+                )]))
+            }
             Node::Phrase { field, words } => {
                 let words = self.terms_for(*field, words);
                 if words.len() < 2 {
@@ -664,15 +708,21 @@ impl SearchIndex {
         let f = self.inner.fields;
         let query = self.full_query(node, viewer, user, kinds);
         let searcher = self.inner.reader.searcher();
-        let (top, count) = searcher
+        // Count first: a page past the end is empty, and the collector never sizes itself
+        // by an offset a client chose (a huge `page` must not allocate or overflow).
+        let count = searcher.search(&query, &Count).map_err(internal)?;
+        if offset >= count {
+            return Ok(Hits {
+                count,
+                results: Vec::new(),
+            });
+        }
+        let top = searcher
             .search(
                 &query,
-                &(
-                    TopDocs::with_limit(limit.max(1))
-                        .and_offset(offset)
-                        .order_by_score(),
-                    Count,
-                ),
+                &TopDocs::with_limit(limit.max(1).min(count - offset))
+                    .and_offset(offset)
+                    .order_by_score(),
             )
             .map_err(internal)?;
         let mut title_snippets =
@@ -748,6 +798,15 @@ impl SearchIndex {
     pub fn path(data_dir: &Path) -> PathBuf {
         data_dir.join(INDEX_DIR)
     }
+}
+
+/// Adds title and body, stemmed and as written.
+fn add_words(document: &mut TantivyDocument, f: Fields, title: &str, body: &str) {
+    document.add_text(f.title, title);
+    document.add_text(f.body, body);
+    document.add_text(f.raw, title);
+    document.add_text(f.raw, body);
+    document.add_text(f.title_raw, title);
 }
 
 /// Escapes text for HTML.

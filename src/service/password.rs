@@ -26,11 +26,12 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// At most `max_concurrent` hashes at once; 0 means one per CPU core.
+    /// At most `max_concurrent` hashes at once; 0 means one core fewer than the machine has
+    /// (at least one), so a login flood always leaves a core for other requests.
     pub fn new(max_concurrent: usize) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let permits = if max_concurrent == 0 {
-            cores
+            cores.saturating_sub(1).max(1)
         } else {
             max_concurrent
         };

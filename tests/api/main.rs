@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod projects;
 mod realtime;
+mod search;
 mod startup;
 mod updates;
 mod users;

@@ -26,8 +26,8 @@ use crate::domain::change::ChangeEntry;
 use crate::events::EventBus;
 use crate::store::{StoreError, StoreHealth};
 use tables::*;
-pub use writer::Batch;
 use writer::Writer;
+pub use writer::{Batch, MAX_BATCH};
 
 /// The schema this build writes; older files are migrated on open.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -74,6 +74,16 @@ impl RedbStore {
     /// Opens (or creates) the database in `data_dir`, migrates it, and starts the writer, which
     /// publishes every committed batch's changes on `bus`.
     pub fn open(data_dir: &Path, bus: EventBus) -> Result<RedbStore, OpenError> {
+        Self::open_with(data_dir, bus, writer::MAX_BATCH)
+    }
+
+    /// Like `open`, committing at most `max_batch` requests per transaction (1 turns group
+    /// commit off, for measuring it).
+    pub fn open_with(
+        data_dir: &Path,
+        bus: EventBus,
+        max_batch: usize,
+    ) -> Result<RedbStore, OpenError> {
         let path = data_dir.join(DB_FILE);
         let shown = path.display().to_string();
         let other = |reason: String| OpenError::Other {
@@ -101,7 +111,8 @@ impl RedbStore {
         let on_commit = Box::new(move |db: &Database, changes: &[ChangeEntry]| {
             refresh_facets(db, &follower, changes);
         });
-        let writer = Writer::start(db.clone(), bus, on_commit).map_err(|e| other(e.to_string()))?;
+        let writer = Writer::start(db.clone(), bus, on_commit, max_batch)
+            .map_err(|e| other(e.to_string()))?;
         Ok(RedbStore {
             db,
             writer,

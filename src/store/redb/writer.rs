@@ -16,8 +16,8 @@ use crate::domain::time;
 use crate::events::EventBus;
 use crate::store::StoreError;
 
-/// Most requests committed in one transaction.
-const MAX_BATCH: usize = 256;
+/// Most requests committed in one transaction, by default.
+pub const MAX_BATCH: usize = 256;
 /// Requests waiting for the writer before senders wait too (back-pressure).
 const QUEUE_DEPTH: usize = 8192;
 
@@ -100,6 +100,7 @@ impl Writer {
         db: Arc<Database>,
         bus: EventBus,
         on_commit: OnCommit,
+        max_batch: usize,
     ) -> Result<Writer, StoreError> {
         let next_seq = {
             let txn = db.begin_read().map_err(storage_err)?;
@@ -113,7 +114,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("nexus-writer".into())
             .spawn(move || {
-                run(&db, rx, &bus, &on_commit, next_seq);
+                run(&db, rx, &bus, &on_commit, next_seq, max_batch.max(1));
                 flag.store(false, Ordering::SeqCst);
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
@@ -194,6 +195,7 @@ fn run(
     bus: &EventBus,
     on_commit: &OnCommit,
     mut next_seq: u64,
+    max_batch: usize,
 ) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
@@ -205,7 +207,7 @@ fn run(
             Message::Write(job) => jobs.push(job),
             Message::Stop(done) => stop = Some(done),
         }
-        while stop.is_none() && jobs.len() < MAX_BATCH {
+        while stop.is_none() && jobs.len() < max_batch {
             match rx.try_recv() {
                 Ok(Message::Write(job)) => jobs.push(job),
                 Ok(Message::Stop(done)) => stop = Some(done),
