@@ -605,10 +605,11 @@ async fn main() -> Result<()> {
         "fanout",
         "search",
         "reindex",
+        "login-flood",
     ];
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
         all.iter()
-            .filter(|s| !matches!(**s, "fanout" | "search" | "reindex"))
+            .filter(|s| !matches!(**s, "fanout" | "search" | "reindex" | "login-flood"))
             .map(|s| s.to_string())
             .collect()
     } else {
@@ -643,6 +644,40 @@ async fn main() -> Result<()> {
         "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors"
     );
     for scenario in &scenarios {
+        if scenario == "login-flood" {
+            // `get` on half the connections while the other half floods `login`: how much a
+            // login flood slows everything else.
+            let half = (args.concurrency / 2).max(1);
+            let (c1, b1, s1) = (client.clone(), server.base.clone(), seeded.clone());
+            let (c2, b2) = (client.clone(), server.base.clone());
+            let gets = drive(half, duration, move |n| {
+                let (c, base, s) = (c1.clone(), b1.clone(), s1.clone());
+                async move {
+                    let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
+                    ok(c.get(format!("{base}/api/activities/{id}/"))
+                        .bearer_auth(&s.admin)
+                        .send()
+                        .await)
+                    .await
+                }
+            });
+            let logins = drive(half, duration, move |n| {
+                let (c, base) = (c2.clone(), b2.clone());
+                async move {
+                    let body =
+                        json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
+                    ok(c.post(format!("{base}/api/auth/login/"))
+                        .json(&body)
+                        .send()
+                        .await)
+                    .await
+                }
+            });
+            let (gets, logins) = tokio::join!(gets, logins);
+            print_row("flood-get", &gets);
+            print_row("flood-login", &logins);
+            continue;
+        }
         if scenario == "reindex" {
             reindex(&mut server, &binary, args.activities).await?;
             continue;

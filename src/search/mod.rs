@@ -37,6 +37,8 @@ pub const INDEX_DIR: &str = "search";
 const COMMIT_EVERY: Duration = Duration::from_millis(400);
 /// Change-log entries read per catch-up step.
 const CATCH_UP_PAGE: usize = 2_000;
+/// Pages reaching deeper than this many hits are counted before they are collected.
+const SINGLE_PASS_DEPTH: usize = 10_000;
 /// Objects read from the database per step of a rebuild.
 const REBUILD_PAGE: usize = 5_000;
 /// Memory for the tantivy writer.
@@ -59,10 +61,8 @@ struct Fields {
     status: SchemaField,
     kind_type: SchemaField,
     priority: SchemaField,
-    project: SchemaField,
-    creator: SchemaField,
-    assignee: SchemaField,
-    parties: SchemaField,
+    /// Visibility tags: who may open the object (see `apply`).
+    vis: SchemaField,
 }
 
 /// Text indexed as English words with their stems, so `pump` finds `pumps`.
@@ -99,10 +99,7 @@ fn schema() -> (Schema, Fields) {
         status: b.add_text_field("status", STRING),
         kind_type: b.add_text_field("type", STRING),
         priority: b.add_text_field("priority", STRING),
-        project: b.add_u64_field("project", INDEXED),
-        creator: b.add_u64_field("creator", INDEXED),
-        assignee: b.add_u64_field("assignee", INDEXED),
-        parties: b.add_u64_field("parties", INDEXED),
+        vis: b.add_text_field("vis", STRING),
     };
     (b.build(), fields)
 }
@@ -284,39 +281,57 @@ impl SearchIndex {
             f.kind => kind,
             f.id => entry.id,
         );
+        // Visibility tags (API.md §Roles): `all` for everyone, `staff` for admin and staff,
+        // `u:{id}` for one user, `p:{id}` for the manager and team of a project.
+        let mut tags: Vec<String> = Vec::new();
         match kind {
             "activity" => {
                 add_words(&mut document, f, &text("title"), &text("description"));
                 document.add_text(f.status, text("status"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
-                document.add_u64(f.project, id_of("project_id"));
-                document.add_u64(f.creator, id_of("created_by"));
-                document.add_u64(f.assignee, id_of("assigned_to"));
+                tags.push("staff".into());
+                tags.push(format!("u:{}", id_of("created_by")));
+                if let Some(assignee) = d["assigned_to"].as_u64() {
+                    tags.push(format!("u:{assignee}"));
+                }
+                match d["project_id"].as_u64() {
+                    Some(p) => tags.push(format!("p:{p}")),
+                    None => tags.push("all".into()),
+                }
             }
             "project" => {
                 add_words(&mut document, f, &text("name"), &text("description"));
                 document.add_text(f.status, text("status"));
-                document.add_u64(f.project, entry.id);
-                document.add_u64(f.creator, id_of("manager_id"));
-                for member in d["team_members"].as_array().into_iter().flatten() {
-                    document.add_u64(f.parties, member.as_u64().unwrap_or(0));
-                }
+                tags.push("staff".into());
+                tags.push(format!("p:{}", entry.id));
             }
             "update" => {
                 add_words(&mut document, f, &text("title"), &text("content"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
-                document.add_u64(f.creator, id_of("created_by"));
+                tags.push("all".into());
             }
             _ => {
                 let content = text("content");
                 let title: String = content.chars().take(80).collect();
                 add_words(&mut document, f, &title, &content);
-                document.add_u64(f.project, id_of("project_id"));
-                document.add_u64(f.parties, id_of("sender_id"));
-                document.add_u64(f.parties, id_of("receiver_id"));
+                match d["project_id"].as_u64() {
+                    // A room: its project's people, and admin and staff.
+                    Some(p) => {
+                        tags.push("staff".into());
+                        tags.push(format!("p:{p}"));
+                    }
+                    // A direct message: its two parties only.
+                    None => {
+                        tags.push(format!("u:{}", id_of("sender_id")));
+                        tags.push(format!("u:{}", id_of("receiver_id")));
+                    }
+                }
             }
+        }
+        for tag in tags {
+            document.add_text(f.vis, tag);
         }
         if let Err(e) = writer.add_document(document) {
             tracing::error!(error = %e, "could not index a document");
@@ -456,71 +471,20 @@ impl SearchIndex {
     }
 
     /// The visibility filter for `viewer`, as a query: what they may open, by kind.
+    /// The visibility filter for `viewer`: one set of tags, so the rules of §Roles cost a
+    /// single union of short posting lists.
     fn visibility(&self, viewer: &Viewer, user: u64) -> Box<dyn Query> {
         let f = self.inner.fields;
-        let term_u64 = |field, v: u64| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_u64(field, v),
-                IndexRecordOption::Basic,
-            ))
-        };
-        let kind = |k: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(f.kind, k),
-                IndexRecordOption::Basic,
-            ))
-        };
-        let any = |parts: Vec<Box<dyn Query>>| -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(
-                parts.into_iter().map(|q| (Occur::Should, q)).collect(),
-            ))
-        };
-        let both = |a: Box<dyn Query>, b: Box<dyn Query>| -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(vec![(Occur::Must, a), (Occur::Must, b)]))
-        };
-        let not = |q: Box<dyn Query>| -> Box<dyn Query> {
-            Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, q),
-            ]))
-        };
-        // Direct messages: their two parties only, whoever the caller is.
-        let own_direct = both(term_u64(f.project, 0), term_u64(f.parties, user));
-        let Viewer::Member { projects, .. } = viewer else {
-            // Admin and staff see every activity, project, update and room.
-            return any(vec![
-                not(kind("chat")),
-                both(
-                    kind("chat"),
-                    any(vec![own_direct, not(term_u64(f.project, 0))]),
-                ),
-            ]);
-        };
-        let in_projects = |extra: Vec<u64>| -> Box<dyn Query> {
-            let terms = projects
-                .iter()
-                .map(|p| p.0)
-                .chain(extra)
-                .map(|p| Term::from_field_u64(f.project, p));
-            Box::new(TermSetQuery::new(terms))
-        };
-        any(vec![
-            kind("update"),
-            both(
-                kind("activity"),
-                any(vec![
-                    term_u64(f.creator, user),
-                    term_u64(f.assignee, user),
-                    in_projects(vec![0]),
-                ]),
-            ),
-            both(
-                kind("project"),
-                any(vec![term_u64(f.creator, user), term_u64(f.parties, user)]),
-            ),
-            // Rooms: the projects the caller is in now, whoever wrote the message.
-            both(kind("chat"), any(vec![own_direct, in_projects(Vec::new())])),
-        ])
+        let mut tags = vec!["all".to_string(), format!("u:{user}")];
+        match viewer {
+            Viewer::All => tags.push("staff".into()),
+            Viewer::Member { projects, .. } => {
+                tags.extend(projects.iter().map(|p| format!("p:{}", p.0)));
+            }
+        }
+        Box::new(TermSetQuery::new(
+            tags.iter().map(|t| Term::from_field_text(f.vis, t)),
+        ))
     }
 
     /// The as-written field for prefixes and typos: title only for `title:`, else both.
@@ -673,15 +637,18 @@ impl SearchIndex {
         kinds: &[&str],
     ) -> Box<dyn Query> {
         let f = self.inner.fields;
-        let kinds: Vec<Term> = kinds
-            .iter()
-            .map(|k| Term::from_field_text(f.kind, k))
-            .collect();
-        Box::new(BooleanQuery::new(vec![
+        let mut clauses = vec![
             (Occur::Must, self.build(node)),
             (Occur::Must, self.visibility(viewer, user)),
-            (Occur::Must, Box::new(TermSetQuery::new(kinds))),
-        ]))
+        ];
+        if kinds.len() < KINDS.len() {
+            let kinds = kinds.iter().map(|k| Term::from_field_text(f.kind, k));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermSetQuery::new(kinds)) as Box<dyn Query>,
+            ));
+        }
+        Box::new(BooleanQuery::new(clauses))
     }
 
     fn check_ready(&self) -> Result<(), DomainError> {
@@ -708,23 +675,38 @@ impl SearchIndex {
         let f = self.inner.fields;
         let query = self.full_query(node, viewer, user, kinds);
         let searcher = self.inner.reader.searcher();
-        // Count first: a page past the end is empty, and the collector never sizes itself
-        // by an offset a client chose (a huge `page` must not allocate or overflow).
-        let count = searcher.search(&query, &Count).map_err(internal)?;
-        if offset >= count {
-            return Ok(Hits {
-                count,
-                results: Vec::new(),
-            });
-        }
-        let top = searcher
-            .search(
-                &query,
-                &TopDocs::with_limit(limit.max(1).min(count - offset))
-                    .and_offset(offset)
-                    .order_by_score(),
-            )
-            .map_err(internal)?;
+        // One pass for the usual pages. A deep page counts first, so the collector never
+        // sizes itself by an offset a client chose (page=1e9 must not allocate or overflow).
+        let (top, count) = if offset.saturating_add(limit) <= SINGLE_PASS_DEPTH {
+            searcher
+                .search(
+                    &query,
+                    &(
+                        TopDocs::with_limit(limit.max(1))
+                            .and_offset(offset)
+                            .order_by_score(),
+                        Count,
+                    ),
+                )
+                .map_err(internal)?
+        } else {
+            let count = searcher.search(&query, &Count).map_err(internal)?;
+            if offset >= count {
+                return Ok(Hits {
+                    count,
+                    results: Vec::new(),
+                });
+            }
+            let top = searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit.max(1).min(count - offset))
+                        .and_offset(offset)
+                        .order_by_score(),
+                )
+                .map_err(internal)?;
+            (top, count)
+        };
         let mut title_snippets =
             SnippetGenerator::create(&searcher, &*query, f.title).map_err(internal)?;
         let mut body_snippets =
