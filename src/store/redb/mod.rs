@@ -6,6 +6,7 @@
 //! the writer thread, which owns every fsync.
 
 mod activities;
+mod auth_cache;
 mod changes;
 mod domain;
 mod facets;
@@ -68,6 +69,7 @@ pub struct RedbStore {
     writer: Writer,
     ids: Arc<domain::IdCounters>,
     facets: Arc<facets::Facets>,
+    auth_cache: Arc<auth_cache::AuthCache>,
 }
 
 impl RedbStore {
@@ -118,6 +120,7 @@ impl RedbStore {
             writer,
             ids,
             facets,
+            auth_cache: Arc::default(),
         })
     }
 
@@ -128,6 +131,18 @@ impl RedbStore {
         F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+
+    /// Like `write`, for writes to sessions or users: clears the authentication cache once the
+    /// batch has committed (or failed), before the caller is answered.
+    pub async fn write_clearing_auth<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = self.writer.write(f).await;
+        self.auth_cache.clear();
+        result
     }
 
     /// A read transaction: a consistent snapshot that never waits for the writer.

@@ -87,6 +87,10 @@ impl SessionStore for RedbStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, StoreError> {
+        if let Some(hit) = self.auth_cache.get(id.0) {
+            return Ok(Some(hit));
+        }
+        let generation = self.auth_cache.generation();
         let txn = self.read()?;
         let sessions = txn.open_table(SESSIONS).map_err(storage_err)?;
         let session: Option<Session> = get_json(&sessions, id.0)?;
@@ -95,7 +99,11 @@ impl SessionStore for RedbStore {
         };
         let users = txn.open_table(USERS).map_err(storage_err)?;
         let user: Option<User> = get_json(&users, session.user_id.0)?;
-        Ok(user.map(|u| (session, u)))
+        Ok(user.map(|u| {
+            self.auth_cache
+                .insert(generation, id.0, (session.clone(), u.clone()));
+            (session, u)
+        }))
     }
 
     async fn rotate_refresh(
@@ -104,7 +112,7 @@ impl SessionStore for RedbStore {
         generation: u64,
         expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError> {
-        self.write(move |batch| {
+        self.write_clearing_auth(move |batch| {
             let txn = batch.txn();
             let mut sessions = txn.open_table(SESSIONS).map_err(storage_err)?;
             let session: Option<Session> = get_json(&sessions, id.0)?;
@@ -129,7 +137,8 @@ impl SessionStore for RedbStore {
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
-        self.write(move |batch| remove(batch.txn(), id.0)).await
+        self.write_clearing_auth(move |batch| remove(batch.txn(), id.0))
+            .await
     }
 
     async fn revoke_user_sessions(
@@ -137,7 +146,7 @@ impl SessionStore for RedbStore {
         user_id: UserId,
         keep: Option<SessionId>,
     ) -> Result<usize, StoreError> {
-        self.write(move |batch| revoke_all(batch.txn(), user_id.0, keep.map(|k| k.0)))
+        self.write_clearing_auth(move |batch| revoke_all(batch.txn(), user_id.0, keep.map(|k| k.0)))
             .await
     }
 }

@@ -122,7 +122,7 @@ impl UserStore for RedbStore {
     }
 
     async fn update_user(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError> {
-        self.write(move |batch| {
+        self.write_clearing_auth(move |batch| {
             let txn = batch.txn();
             let mut user = load(txn, id.0)?.ok_or(StoreError::NotFound)?;
             let new_email_key = match &changes.email {
