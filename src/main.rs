@@ -38,17 +38,26 @@ struct ServeArgs {
     listen: Option<String>,
 }
 
-fn init_logging(config: &Config) {
+/// Logs go to stderr through a writer thread, so a request never waits on a log write; the
+/// returned guard flushes what is queued when `main` ends.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Not lossy: under a flood of requests, logging slows down rather than dropping lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -76,7 +85,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    init_logging(&config);
+    let _log_guard = init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
