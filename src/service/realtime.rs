@@ -18,6 +18,8 @@ use crate::store::Store;
 
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
+/// The most entries a replay sends; a client further behind gets a reset.
+const MAX_REPLAY: u64 = 10_000;
 /// Entries read from the change log per step of a replay.
 const REPLAY_PAGE: usize = 1000;
 
@@ -265,12 +267,17 @@ impl Subscriber {
     }
 }
 
-/// The entries after `since`, or `Reset` when the log no longer holds `since + 1`.
+/// The entries after `since`, or `Reset` when the log no longer holds `since + 1` or more
+/// than `MAX_REPLAY` entries came after it.
 pub async fn replay(store: &dyn Store, since: u64) -> Result<Replay, DomainError> {
     let first = store.first_seq().await?;
     if let Some(first) = first
-        && since + 1 < first
+        && since.saturating_add(1) < first
     {
+        return Ok(Replay::Reset);
+    }
+    // A client that far behind reloads instead: a replay is held in memory while it is sent.
+    if store.last_seq().await?.saturating_sub(since) > MAX_REPLAY {
         return Ok(Replay::Reset);
     }
     let mut out = Vec::new();
