@@ -531,9 +531,6 @@ impl ActivityService {
             format!("activity:{id}"),
             serde_json::json!({"title": activity.title}),
         ));
-        match self.store.apply(changeset).await {
-            Err(StoreError::NotFound) => Err(not_found()),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        super::apply_or(self.store.as_ref(), changeset, not_found).await
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::project::Project;
 use crate::domain::time;
 use crate::domain::update::NotificationKind;
 use crate::domain::{DomainError, MessageId, ProjectId, UserId};
-use crate::store::{Changeset, ConversationSummary, IdKind, Store, StoreError, Write};
+use crate::store::{Changeset, ConversationSummary, IdKind, Store, Write};
 
 /// `POST /api/chat/messages/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -191,10 +191,7 @@ impl ChatService {
             format!("message:{id}"),
             serde_json::json!({"sender_id": message.sender_id}),
         ));
-        match self.store.apply(changeset).await {
-            Err(StoreError::NotFound) => Err(not_found()),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        super::apply_or(self.store.as_ref(), changeset, not_found).await
     }
 
     /// The caller's conversations with their newest message and unread count.

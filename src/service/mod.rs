@@ -108,6 +108,20 @@ impl Services {
     }
 }
 
+/// Applies `changeset`; the store's `NotFound` (the object vanished meanwhile) becomes the
+/// service's own `not_found` answer, any other failure the usual mapping.
+pub(crate) async fn apply_or(
+    store: &dyn Store,
+    changeset: crate::store::Changeset,
+    not_found: impl FnOnce() -> DomainError,
+) -> Result<(), DomainError> {
+    match store.apply(changeset).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
         match e {

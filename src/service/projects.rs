@@ -18,7 +18,7 @@ use crate::domain::time;
 use crate::domain::update::NotificationKind;
 use crate::domain::user::User;
 use crate::domain::{DomainError, ProjectId, UserId};
-use crate::store::{Changeset, Expect, IdKind, Store, StoreError, Write};
+use crate::store::{Changeset, Expect, IdKind, Store, Write};
 
 /// `POST /api/projects/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -328,10 +328,7 @@ impl ProjectService {
     }
 
     async fn apply(&self, changeset: Changeset) -> Result<(), DomainError> {
-        match self.store.apply(changeset).await {
-            Err(StoreError::NotFound) => Err(not_found()),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        super::apply_or(self.store.as_ref(), changeset, not_found).await
     }
 
     /// Deletes a project (admin only); its activities stay, with no project.

@@ -14,7 +14,7 @@ use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::time::{self, Timestamp};
 use crate::domain::update::{Notification, NotificationKind, Update, UpdateType};
 use crate::domain::{DomainError, NotificationId, UpdateId};
-use crate::store::{Changeset, Expect, IdKind, Store, StoreError, Write};
+use crate::store::{Changeset, Expect, IdKind, Store, Write};
 
 /// `POST /api/updates/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -197,10 +197,7 @@ impl UpdateService {
     }
 
     async fn apply(&self, changeset: Changeset) -> Result<(), DomainError> {
-        match self.store.apply(changeset).await {
-            Err(StoreError::NotFound) => Err(not_found()),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        super::apply_or(self.store.as_ref(), changeset, not_found).await
     }
 
     /// Changes an update (its author or an admin).
@@ -274,10 +271,10 @@ impl UpdateService {
     ) -> Result<(), DomainError> {
         let mut changeset = Changeset::new();
         changeset.push(Write::ReadNotification(principal.user.id, id));
-        match self.store.apply(changeset).await {
-            Err(StoreError::NotFound) => Err(DomainError::NotFound("no such notification".into())),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        super::apply_or(self.store.as_ref(), changeset, || {
+            DomainError::NotFound("no such notification".into())
+        })
+        .await
     }
 
     /// Marks all of the caller's notifications read.
