@@ -567,7 +567,13 @@ async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Re
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    wait_ready(&reqwest::Client::new(), &server.base).await
+    let started = Instant::now();
+    wait_ready(&reqwest::Client::new(), &server.base).await?;
+    println!(
+        "startup    ms_to_ready={} (restart on the reindexed data directory)",
+        started.elapsed().as_millis()
+    );
+    Ok(())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -606,6 +612,7 @@ async fn main() -> Result<()> {
         "search",
         "reindex",
         "login-flood",
+        "mixed",
     ];
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
         all.iter()
@@ -761,6 +768,35 @@ async fn main() -> Result<()> {
                             .send()
                             .await)
                         .await
+                    }
+                })
+                .await
+            }
+            "mixed" => {
+                // 80% reads (4 in 5: get one, every fifth a filtered list), 20% durable creates.
+                drive(args.concurrency, duration, move |n| {
+                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                    async move {
+                        let request = match n % 10 {
+                            0 | 5 => {
+                                let body = activity_body(n as usize, &s.projects, &s.users);
+                                c.post(format!("{base}/api/activities/"))
+                                    .bearer_auth(&s.admin)
+                                    .json(&body)
+                            }
+                            3 | 8 => c
+                                .get(format!(
+                                    "{base}/api/activities/?status=in_progress&page_size=50"
+                                ))
+                                .bearer_auth(&s.admin),
+                            _ => {
+                                let id = s.activity_ids
+                                    [(n as usize * 7919) % s.activity_ids.len().max(1)];
+                                c.get(format!("{base}/api/activities/{id}/"))
+                                    .bearer_auth(&s.admin)
+                            }
+                        };
+                        ok(request.send().await).await
                     }
                 })
                 .await
