@@ -145,6 +145,13 @@ pub fn parse_time(raw: &str) -> Option<crate::domain::time::Timestamp> {
         .map(|d| d.midnight().assume_utc())
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The signed-in caller, from `Authorization: Bearer <access token>`; `401` otherwise, and
 /// `429` over the per-user API rate.
 pub struct AuthUser(pub Principal);
@@ -153,19 +160,11 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or_else(|| {
-                ApiError::from(DomainError::Unauthenticated(
-                    "authentication required: send Authorization: Bearer <access token>".into(),
-                ))
-            })?;
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::from(DomainError::Unauthenticated(
+                "authentication required: send Authorization: Bearer <access token>".into(),
+            ))
+        })?;
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,7 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientIp, QueryMap};
+use super::extract::{ClientIp, QueryMap, bearer_token};
 use crate::domain::DomainError;
 use crate::events::Published;
 use crate::service::Principal;
@@ -51,12 +51,7 @@ fn token_of(query: &QueryMap, headers: &HeaderMap) -> Option<String> {
     if let Some(t) = query.get("token") {
         return Some(t.to_string());
     }
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string())
+    bearer_token(headers).map(str::to_string)
 }
 
 /// Completes once the server starts shutting down.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::Principal;
 use super::audit::AuditLog;
 use super::notify::Notifier;
-use super::pagination::{Page, PageRequest};
+use super::pagination::{Page, PageRequest, split_ordering};
 use super::search::SearchService;
 use super::visibility::{self, viewer};
 use crate::domain::activity::{
@@ -132,10 +132,7 @@ impl Default for ActivityQuery {
 
 /// Parses `ordering` for activities.
 pub fn parse_ordering(raw: &str) -> Result<(ActivityOrder, bool), DomainError> {
-    let (field, descending) = match raw.strip_prefix('-') {
-        Some(f) => (f, true),
-        None => (raw, false),
-    };
+    let (field, descending) = split_ordering(raw);
     let order = match field {
         "start_time" => ActivityOrder::StartTime,
         "end_time" => ActivityOrder::EndTime,

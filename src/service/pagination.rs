@@ -7,6 +7,15 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest rows per page; larger requests are capped.
 pub const MAX_PAGE_SIZE: usize = 200;
 
+/// Splits an `ordering` value (`field` or `-field`) into the field and whether it sorts
+/// descending.
+pub fn split_ordering(raw: &str) -> (&str, bool) {
+    match raw.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (raw, false),
+    }
+}
+
 /// A validated page request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRequest {

@@ -9,7 +9,7 @@ use super::Principal;
 use super::activities::double_option;
 use super::audit::AuditLog;
 use super::notify::Notifier;
-use super::pagination::{Page, PageRequest};
+use super::pagination::{Page, PageRequest, split_ordering};
 use super::search::SearchService;
 use super::visibility;
 use crate::domain::error::FieldErrors;
@@ -206,10 +206,7 @@ impl ProjectService {
         page: PageRequest,
     ) -> Result<Page<Project>, DomainError> {
         let raw = query.ordering.as_deref().unwrap_or("name");
-        let (field, descending) = match raw.strip_prefix('-') {
-            Some(f) => (f, true),
-            None => (raw, false),
-        };
+        let (field, descending) = split_ordering(raw);
         if !matches!(field, "name" | "start_date" | "end_date" | "created_at") {
             return Err(DomainError::field(
                 "ordering",

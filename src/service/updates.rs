@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::Principal;
 use super::audit::AuditLog;
 use super::notify::Notifier;
-use super::pagination::{Page, PageRequest};
+use super::pagination::{Page, PageRequest, split_ordering};
 use super::visibility;
 use crate::domain::activity::Priority;
 use crate::domain::error::{FieldErrors, push_field};
@@ -156,10 +156,7 @@ impl UpdateService {
         page: PageRequest,
     ) -> Result<Page<Update>, DomainError> {
         let raw = query.ordering.as_deref().unwrap_or("-created_at");
-        let (field, descending) = match raw.strip_prefix('-') {
-            Some(f) => (f, true),
-            None => (raw, false),
-        };
+        let (field, descending) = split_ordering(raw);
         if !matches!(field, "created_at" | "priority") {
             return Err(DomainError::field(
                 "ordering",

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Principal;
 use super::audit::AuditLog;
 use super::auth::{AuthService, RegisterInput};
-use super::pagination::{Page, PageRequest};
+use super::pagination::{Page, PageRequest, split_ordering};
 use super::password::PasswordHasher;
 use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::user::{Role, User, validate_display_name, validate_email};
@@ -85,13 +85,8 @@ impl UserService {
         query: UserQuery,
         page: PageRequest,
     ) -> Result<Page<User>, DomainError> {
-        let (field, descending) = match query.ordering.as_deref() {
-            None | Some("") => ("username", false),
-            Some(o) => match o.strip_prefix('-') {
-                Some(f) => (f, true),
-                None => (o, false),
-            },
-        };
+        let raw = query.ordering.as_deref().filter(|o| !o.is_empty());
+        let (field, descending) = split_ordering(raw.unwrap_or("username"));
         if !matches!(field, "username" | "created_at") {
             return Err(DomainError::field(
                 "ordering",
