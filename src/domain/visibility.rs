@@ -52,12 +52,27 @@ pub fn can_change_project(user: &User, project: &Project) -> bool {
 pub fn can_see_activity(viewer: &Viewer, activity: &Activity) -> bool {
     match viewer {
         Viewer::All => true,
-        Viewer::Member { user, projects } => {
-            activity.created_by == *user
-                || activity.assigned_to == Some(*user)
-                || activity.project_id.is_none_or(|p| projects.contains(&p))
-        }
+        Viewer::Member { user, projects } => member_sees_activity(
+            user.0,
+            activity.created_by.0,
+            activity.assigned_to.map(|u| u.0),
+            activity.project_id.map(|p| p.0),
+            |p| projects.iter().any(|mine| mine.0 == p),
+        ),
     }
+}
+
+/// The activity rule for a `user` (not staff), from an activity's keys: its creator, its
+/// assignee, and its project, of which `in_project` says whether the user is on it. The one
+/// copy of the rule, shared by lists (on facets), single reads and live events.
+pub fn member_sees_activity(
+    user: u64,
+    creator: u64,
+    assignee: Option<u64>,
+    project: Option<u64>,
+    in_project: impl Fn(u64) -> bool,
+) -> bool {
+    creator == user || assignee == Some(user) || project.is_none_or(in_project)
 }
 
 /// Whether `user` may create an activity in `project` (`None`: no project). `member_of` says

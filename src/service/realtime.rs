@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::Principal;
-use super::visibility::is_staff;
+use super::visibility::{is_staff, member_sees_activity};
 use crate::domain::DomainError;
 use crate::domain::change::{ChangeEntry, ChangeOp};
 use crate::domain::time::{Timestamp, rfc3339};
@@ -223,9 +223,13 @@ impl Subscriber {
         match entry.kind.as_str() {
             "activity" => {
                 staff
-                    || keys.creator == Some(me)
-                    || keys.assignee == Some(me)
-                    || keys.project.is_none_or(|p| self.projects.contains(&p))
+                    || member_sees_activity(
+                        me,
+                        keys.creator.unwrap_or(0),
+                        keys.assignee,
+                        keys.project,
+                        |p| self.projects.contains(&p),
+                    )
             }
             "project" => staff || keys.creator == Some(me) || keys.parties.contains(&me),
             "update" => true,

@@ -12,7 +12,7 @@ use crate::domain::activity::Activity;
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
-use crate::domain::project::{Project, ProjectStatus, name_key};
+use crate::domain::project::Project;
 use crate::domain::update::{Notification, Update};
 use crate::domain::{ActivityId, MessageId, ProjectId, UpdateId, UserId};
 use crate::store::{
@@ -110,19 +110,7 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
         Write::DeleteActivity(id) => expect_row(txn, ACTIVITIES, id.0, Expect::Exists, "activity"),
         Write::PutProject(p, expect, _) => {
             expect_row(txn, PROJECTS, p.id.0, *expect, "project")?;
-            if p.status != ProjectStatus::Archived {
-                let names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
-                let holder = names
-                    .get(name_key(&p.name).as_str())
-                    .map_err(storage_err)?
-                    .map(|g| g.value());
-                if holder.is_some_and(|id| id != p.id.0) {
-                    return Err(StoreError::Conflict(
-                        "a project with this name already exists".into(),
-                    ));
-                }
-            }
-            Ok(())
+            projects::check_name(txn, p)
         }
         Write::DeleteProject(id) => expect_row(txn, PROJECTS, id.0, Expect::Exists, "project"),
         Write::PutUpdate(u, expect) => expect_row(txn, UPDATES, u.id.0, *expect, "update"),
@@ -180,7 +168,7 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             if *expect == Expect::New {
                 raise_high(txn, IdKind::Project, p.id.0)?;
             }
-            projects::put(batch, p, *expect, *team_changed)
+            projects::put(batch, p, *team_changed)
         }
         Write::DeleteProject(id) => projects::delete(batch, id.0),
         Write::PutUpdate(u, expect) => {

@@ -10,7 +10,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::storage_err;
 use super::tables::{ACTIVITIES, decode};
 use crate::domain::activity::Activity;
-use crate::domain::visibility::Viewer;
+use crate::domain::visibility::{Viewer, member_sees_activity};
 use crate::store::{ActivityFilter, ActivityOrder, StoreError};
 
 /// What a list query needs of one activity.
@@ -44,12 +44,13 @@ impl Facet {
     pub fn passes(&self, viewer: &Viewer, filter: &ActivityFilter) -> bool {
         let visible = match viewer {
             Viewer::All => true,
-            Viewer::Member { user, projects } => {
-                self.creator == user.0
-                    || self.assignee == user.0
-                    || self.project == 0
-                    || projects.iter().any(|p| p.0 == self.project)
-            }
+            Viewer::Member { user, projects } => member_sees_activity(
+                user.0,
+                self.creator,
+                Some(self.assignee).filter(|a| *a != 0),
+                Some(self.project).filter(|p| *p != 0),
+                |p| projects.iter().any(|mine| mine.0 == p),
+            ),
         };
         visible
             && filter.status.is_none_or(|s| self.status == s.code())

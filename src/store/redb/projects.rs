@@ -9,7 +9,7 @@ use crate::domain::change::{ChangeOp, VisibilityKeys};
 use crate::domain::project::{Project, ProjectStatus, name_key};
 use crate::domain::time;
 use crate::domain::{ProjectId, UserId};
-use crate::store::{Expect, StoreError};
+use crate::store::StoreError;
 
 /// Who may see a project's changes.
 pub fn visibility_keys(p: &Project) -> VisibilityKeys {
@@ -49,34 +49,32 @@ fn index(txn: &WriteTransaction, p: &Project, insert: bool) -> Result<(), StoreE
     Ok(())
 }
 
-/// Writes `p` after checking `expect` and the unique name; logs the change.
+/// `Conflict` if another project not archived holds `p`'s name.
+pub(super) fn check_name(txn: &WriteTransaction, p: &Project) -> Result<(), StoreError> {
+    if p.status == ProjectStatus::Archived {
+        return Ok(());
+    }
+    let names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
+    let holder = names
+        .get(name_key(&p.name).as_str())
+        .map_err(storage_err)?
+        .map(|g| g.value());
+    if holder.is_some_and(|id| id != p.id.0) {
+        return Err(StoreError::Conflict(
+            "a project with this name already exists".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `p` (its changeset's checks have passed: see `domain::check`); logs the change.
 pub(super) fn put(
     batch: &mut Batch<'_>,
     p: &Project,
-    expect: Expect,
     team_changed: bool,
 ) -> Result<(), StoreError> {
     let txn = batch.txn();
     let old = load(txn, p.id.0)?;
-    match (expect, &old) {
-        (Expect::New, Some(_)) => {
-            return Err(StoreError::Conflict("project already exists".into()));
-        }
-        (Expect::Exists | Expect::Version(_), None) => return Err(StoreError::NotFound),
-        _ => {}
-    }
-    if p.status != ProjectStatus::Archived {
-        let names = txn.open_table(PROJECTS_BY_NAME).map_err(storage_err)?;
-        let holder = names
-            .get(name_key(&p.name).as_str())
-            .map_err(storage_err)?
-            .map(|g| g.value());
-        if holder.is_some_and(|id| id != p.id.0) {
-            return Err(StoreError::Conflict(
-                "a project with this name already exists".into(),
-            ));
-        }
-    }
     if let Some(old) = &old {
         index(txn, old, false)?;
     }

@@ -55,8 +55,9 @@ impl<'a> Batch<'a> {
         let mut table = self.txn.open_table(CHANGES).map_err(storage_err)?;
         put_json(&mut table, entry.seq, &entry)?;
         *self.next_seq += 1;
+        let seq = entry.seq;
         self.changes.push(entry);
-        Ok(self.changes.len() as u64)
+        Ok(seq)
     }
 
     /// How many changes the batch has recorded so far.
