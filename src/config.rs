@@ -68,6 +68,9 @@ pub struct ServerConfig {
     /// Commit every write request queued at a moment in one transaction and one fsync
     /// (false: one transaction per request, only for measuring the difference).
     pub group_commit: bool,
+    /// Memory the database may keep as its own page cache, in MiB; reads past it go to the
+    /// operating system's file cache.
+    pub db_cache_mb: usize,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             cors_origins: Vec::new(),
             group_commit: true,
+            db_cache_mb: 256,
         }
     }
 }

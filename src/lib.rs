@@ -92,12 +92,15 @@ pub async fn run(
     let store = {
         let dir = data_dir.clone();
         let bus = bus.clone();
-        let max_batch = if config.server.group_commit {
-            store::redb::MAX_BATCH
-        } else {
-            1
+        let options = store::redb::OpenOptions {
+            max_batch: if config.server.group_commit {
+                store::redb::MAX_BATCH
+            } else {
+                1
+            },
+            cache_bytes: config.server.db_cache_mb.saturating_mul(1 << 20),
         };
-        tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, max_batch))
+        tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, options))
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))??
     };

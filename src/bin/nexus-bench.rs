@@ -1,9 +1,10 @@
 //! `nexus-bench`: starts a real `nexus serve` as a separate process on a temporary data
-//! directory, seeds it through the API, drives load over loopback and prints one row per
-//! scenario: requests/s, latency percentiles, errors, and the server's peak RSS.
+//! directory (or a kept one, `--data`), seeds it through the API, drives load over loopback and
+//! prints one row per scenario: requests/s, latency percentiles, errors, and the server's peak
+//! RSS.
 //!
 //! `cargo run --release --bin nexus-bench -- [--activities N] [--concurrency C]
-//! [--duration SECS] [scenario…]` with scenarios `get`, `list`, `list-user`, `create`, `login`.
+//! [--duration SECS] [--data DIR] [scenario…]`; `--help` lists the scenarios.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -64,14 +65,36 @@ struct Args {
     /// The nexus binary (default: next to this one).
     #[arg(long)]
     nexus: Option<PathBuf>,
-    /// Scenarios to run (default: all).
+    /// Keep the server's data directory here: seeded on the first run, reused as it is by later
+    /// runs (so a big directory, for `startup`, is seeded once).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Scenarios to run (default: get list list-user create login mixed startup): get, list,
+    /// list-user, create, login, mixed, startup, login-flood, fanout, search, reindex.
     scenarios: Vec<String>,
+}
+
+/// Where the bench keeps what it seeded, inside a kept data directory.
+const SEED_FILE: &str = "bench-seed.json";
+
+enum DataDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            DataDir::Temporary(t) => t.path(),
+            DataDir::Kept(p) => p,
+        }
+    }
 }
 
 struct Server {
     child: Child,
     base: String,
-    _dir: tempfile::TempDir,
+    dir: DataDir,
 }
 
 impl Drop for Server {
@@ -237,17 +260,13 @@ async fn fanout(server: &Server, seeded: &Seeded, clients: usize, events: usize)
     Ok(())
 }
 
-fn start_server(binary: &PathBuf) -> Result<Server> {
-    let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(binary)
+fn serve(binary: &PathBuf, data: &std::path::Path, listen: &str) -> Result<Child> {
+    Command::new(binary)
         .arg("serve")
         .arg("--data")
-        .arg(dir.path())
+        .arg(data)
         .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
+        .arg(listen)
         .env("NEXUS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
         .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
@@ -255,12 +274,103 @@ fn start_server(binary: &PathBuf) -> Result<Server> {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
+        .with_context(|| format!("cannot start {}", binary.display()))
+}
+
+fn start_server(binary: &PathBuf, kept: Option<&PathBuf>) -> Result<Server> {
+    let dir = match kept {
+        Some(p) => DataDir::Kept(p.clone()),
+        None => DataDir::Temporary(tempfile::tempdir()?),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
     Ok(Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
+        child: serve(binary, dir.path(), &listen)?,
+        base: format!("http://{listen}"),
+        dir,
     })
+}
+
+impl Server {
+    /// Stops the server: SIGTERM (a clean shutdown) or SIGKILL (a crash).
+    fn stop(&mut self, crash: bool) -> Result<()> {
+        let pid = i32::try_from(self.child.id())?;
+        let signal = if crash { libc::SIGKILL } else { libc::SIGTERM };
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same data directory and address, and returns how long it
+    /// took from process start to the first `200` on `/readyz`.
+    async fn start_again(&mut self, binary: &PathBuf) -> Result<Duration> {
+        let started = Instant::now();
+        self.child = serve(
+            binary,
+            self.dir.path(),
+            self.base.trim_start_matches("http://"),
+        )?;
+        wait_ready(&reqwest::Client::new(), &self.base).await?;
+        Ok(started.elapsed())
+    }
+}
+
+/// Bytes under `dir`, recursively.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The `startup` scenario: restarts the server on its data directory five times after a clean
+/// stop and once after `kill -9`, timing process start to the first `200` on `/readyz`, and
+/// then the first filtered list (served while the list facets may still be loading).
+async fn startup(server: &mut Server, binary: &PathBuf, seeded: &Seeded) -> Result<()> {
+    let mib = dir_bytes(server.dir.path()) as f64 / (1 << 20) as f64;
+    let mut clean = Vec::new();
+    for _ in 0..5 {
+        server.stop(false)?;
+        clean.push(server.start_again(binary).await?.as_secs_f64() * 1000.0);
+    }
+    clean.sort_by(f64::total_cmp);
+    server.stop(false)?;
+    server.start_again(binary).await?;
+    let started = Instant::now();
+    reqwest::Client::new()
+        .get(format!(
+            "{}/api/activities/?status=in_progress&page_size=50&ordering=start_time",
+            server.base
+        ))
+        .bearer_auth(&seeded.admin)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let first_list = started.elapsed().as_secs_f64() * 1000.0;
+    server.stop(true)?;
+    let after_kill = server.start_again(binary).await?.as_secs_f64() * 1000.0;
+    println!(
+        "startup    data_mib={mib:.0} ms_to_ready min={:.0} median={:.0} max={:.0} \
+         after_kill9={after_kill:.0} first_list_ms={first_list:.1}",
+        clean[0],
+        clean[clean.len() / 2],
+        clean[clean.len() - 1],
+    );
+    Ok(())
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) -> Result<()> {
@@ -361,6 +471,45 @@ struct Seeded {
     activity_ids: Vec<u64>,
     projects: Vec<u64>,
     users: Vec<u64>,
+}
+
+/// What a kept data directory was seeded with, so a later run reuses it without seeding.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SeedIds {
+    activity_ids: Vec<u64>,
+    projects: Vec<u64>,
+    users: Vec<u64>,
+}
+
+/// The seed of a kept data directory, if it has one: the ids from its seed file, and fresh
+/// tokens.
+async fn reuse_seed(client: &reqwest::Client, base: &str, dir: &DataDir) -> Result<Option<Seeded>> {
+    let DataDir::Kept(path) = dir else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read_to_string(path.join(SEED_FILE)) else {
+        return Ok(None);
+    };
+    let ids: SeedIds = serde_json::from_str(&text).context("bench-seed.json")?;
+    Ok(Some(Seeded {
+        admin: login(client, base, "admin", ADMIN_PASSWORD).await?,
+        user: login(client, base, "bench4", USER_PASSWORD).await?,
+        activity_ids: ids.activity_ids,
+        projects: ids.projects,
+        users: ids.users,
+    }))
+}
+
+fn keep_seed(dir: &DataDir, seeded: &Seeded) -> Result<()> {
+    if let DataDir::Kept(path) = dir {
+        let ids = SeedIds {
+            activity_ids: seeded.activity_ids.clone(),
+            projects: seeded.projects.clone(),
+            users: seeded.users.clone(),
+        };
+        std::fs::write(path.join(SEED_FILE), serde_json::to_vec(&ids)?)?;
+    }
+    Ok(())
 }
 
 async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seeded> {
@@ -531,17 +680,12 @@ fn print_row(scenario: &str, outcome: &Outcome) {
 /// The `reindex` scenario: stops the server, times `nexus reindex` over its data directory
 /// (documents per second), and starts it again.
 async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Result<()> {
-    let pid = i32::try_from(server.child.id())?;
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    let _ = server.child.wait();
+    server.stop(false)?;
     let started = Instant::now();
     let status = Command::new(binary)
         .arg("reindex")
         .arg("--data")
-        .arg(server._dir.path())
+        .arg(server.dir.path())
         .env("NEXUS_LOG__LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -555,23 +699,10 @@ async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Re
         "reindex    documents={docs} seconds={took:.1} docs_per_sec={:.0}",
         docs as f64 / took
     );
-    server.child = Command::new(binary)
-        .arg("serve")
-        .arg("--data")
-        .arg(server._dir.path())
-        .arg("--listen")
-        .arg(server.base.trim_start_matches("http://"))
-        .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
-        .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
-        .env("NEXUS_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let started = Instant::now();
-    wait_ready(&reqwest::Client::new(), &server.base).await?;
+    let ready = server.start_again(binary).await?;
     println!(
         "startup    ms_to_ready={} (restart on the reindexed data directory)",
-        started.elapsed().as_millis()
+        ready.as_millis()
     );
     Ok(())
 }
@@ -613,6 +744,7 @@ async fn main() -> Result<()> {
         "reindex",
         "login-flood",
         "mixed",
+        "startup",
     ];
     let scenarios: Vec<String> = if args.scenarios.is_empty() {
         all.iter()
@@ -628,21 +760,36 @@ async fn main() -> Result<()> {
         }
     }
     raise_open_files();
-    let mut server = start_server(&binary)?;
+    let mut server = start_server(&binary, args.data.as_ref())?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
     wait_ready(&client, &server.base).await?;
-    eprintln!(
-        "seeding {} activities, {} projects, 10 users…",
-        args.activities, args.projects
-    );
-    let seeded = Arc::new(seed(&client, &server.base, &args).await?);
+    let seeded = match reuse_seed(&client, &server.base, &server.dir).await? {
+        Some(seeded) => {
+            eprintln!(
+                "reusing {} ({} activities seeded)",
+                server.dir.path().display(),
+                seeded.activity_ids.len()
+            );
+            seeded
+        }
+        None => {
+            eprintln!(
+                "seeding {} activities, {} projects, 10 users…",
+                args.activities, args.projects
+            );
+            let seeded = seed(&client, &server.base, &args).await?;
+            keep_seed(&server.dir, &seeded)?;
+            seeded
+        }
+    };
+    let seeded = Arc::new(seeded);
     let duration = Duration::from_secs_f64(args.duration);
     println!(
         "nproc={} activities={} concurrency={} duration={}s",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        args.activities,
+        seeded.activity_ids.len(),
         args.concurrency,
         args.duration
     );
@@ -686,7 +833,12 @@ async fn main() -> Result<()> {
             continue;
         }
         if scenario == "reindex" {
-            reindex(&mut server, &binary, args.activities).await?;
+            reindex(&mut server, &binary, seeded.activity_ids.len()).await?;
+            continue;
+        }
+        if scenario == "startup" {
+            eprintln!("running startup: 6 restarts…");
+            startup(&mut server, &binary, &seeded).await?;
             continue;
         }
         if scenario == "search" {

@@ -2,7 +2,7 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::facets::Facets;
+use super::facets::{Facet, Facets};
 use super::tables::*;
 use super::{Batch, storage_err};
 use crate::domain::ActivityId;
@@ -231,14 +231,26 @@ fn candidates(
     if let Viewer::Member { user, projects } = viewer {
         return visible_ids_desc(txn, user.0, projects);
     }
-    Ok(facets.with(|rows| {
+    let in_memory = facets.with(|rows| {
         rows.iter()
             .enumerate()
             .rev()
             .filter(|(_, f)| f.is_some())
             .map(|(id, _)| id as u64)
             .collect()
-    }))
+    });
+    match in_memory {
+        Some(ids) => Ok(ids),
+        // The facets are still loading after start-up: every stored id, from the table.
+        None => {
+            let rows = txn.open_table(ACTIVITIES).map_err(storage_err)?;
+            let mut ids = Vec::new();
+            for row in rows.iter().map_err(storage_err)?.rev() {
+                ids.push(row.map_err(storage_err)?.0.value());
+            }
+            Ok(ids)
+        }
+    }
 }
 
 /// The list query: candidates from the secondary indexes, checked against the remaining
@@ -252,18 +264,33 @@ pub(super) fn matching_ids(
     descending: bool,
 ) -> Result<Vec<u64>, StoreError> {
     let candidates = candidates(txn, facets, viewer, filter)?;
-    let mut keyed: Vec<((u8, i128), u64)> = facets.with(|rows| {
+    let keep = |id: u64, facet: Facet| {
+        facet
+            .passes(viewer, filter)
+            .then(|| (facet.sort_key(order, id).unwrap_or((0, 0)), id))
+    };
+    let in_memory = facets.with(|rows| {
         candidates
             .iter()
-            .filter_map(|&id| {
-                let facet = rows.get(usize::try_from(id).ok()?).copied().flatten()?;
-                if !facet.passes(viewer, filter) {
-                    return None;
-                }
-                Some((facet.sort_key(order, id).unwrap_or((0, 0)), id))
-            })
+            .filter_map(|&id| keep(id, rows.get(usize::try_from(id).ok()?).copied().flatten()?))
             .collect()
     });
+    let mut keyed: Vec<((u8, i128), u64)> = match in_memory {
+        Some(keyed) => keyed,
+        // The facets are still loading after start-up: the same checks on the decoded rows.
+        None => {
+            let rows = txn.open_table(ACTIVITIES).map_err(storage_err)?;
+            let mut keyed = Vec::new();
+            for &id in &candidates {
+                if let Some(a) = get_json::<u64, Activity, _>(&rows, id)?
+                    && let Some(k) = keep(id, Facet::of(&a))
+                {
+                    keyed.push(k);
+                }
+            }
+            keyed
+        }
+    };
     match order {
         // Candidates come newest first, and ids grow with creation.
         ActivityOrder::CreatedAt => {

@@ -1,9 +1,11 @@
 //! Activity facets in memory: the few fixed-width fields that filters, visibility and most
 //! orderings look at, for every activity, so a list query checks its candidates without decoding
-//! their rows. The redb tables stay the truth: the facets are loaded from them at open and
-//! updated by the writer after each commit, and the page's rows are read from redb.
+//! their rows. The redb tables stay the truth: the facets are loaded from them in the background
+//! after open and updated by the writer after each commit, and the page's rows are read from
+//! redb.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
@@ -27,7 +29,7 @@ pub struct Facet {
 }
 
 impl Facet {
-    fn of(a: &Activity) -> Facet {
+    pub fn of(a: &Activity) -> Facet {
         Facet {
             status: a.status.code(),
             kind: a.activity_type.code(),
@@ -83,38 +85,102 @@ impl Facet {
     }
 }
 
-/// Every activity's facet, by id.
+/// Every activity's facet, by id; loaded in the background after open so that start-up does not
+/// grow with the data. Until the load is done, lists read facets from the rows instead.
 pub struct Facets {
-    rows: RwLock<Vec<Option<Facet>>>,
+    state: RwLock<State>,
+}
+
+enum State {
+    /// The background load is running; these are the facets the writer refreshed meanwhile
+    /// (`None`: deleted), which win over the load's older snapshot.
+    Loading(HashMap<u64, Option<Facet>>),
+    /// Every activity's facet, indexed by id.
+    Ready(Vec<Option<Facet>>),
 }
 
 impl Facets {
-    /// Loads the facets of every stored activity.
-    pub fn load(db: &Database) -> Result<Facets, StoreError> {
-        let txn = db.begin_read().map_err(storage_err)?;
-        let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
-        let mut rows = Vec::new();
-        for row in table.iter().map_err(storage_err)? {
-            let (key, value) = row.map_err(storage_err)?;
-            let activity: Activity = decode(value.value())?;
-            set(&mut rows, key.value(), Some(Facet::of(&activity)));
+    /// Starts loading the facets of every stored activity on a thread of its own.
+    pub fn load_in_background(db: Arc<Database>) -> Arc<Facets> {
+        let facets = Arc::new(Facets {
+            state: RwLock::new(State::Loading(HashMap::new())),
+        });
+        let loading = facets.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nexus-facets".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                match read_all(&db) {
+                    Ok(rows) => {
+                        let count = rows.iter().flatten().count();
+                        loading.finish(rows);
+                        tracing::debug!(
+                            activities = count,
+                            ms = started.elapsed().as_millis() as u64,
+                            "activity facets loaded"
+                        );
+                    }
+                    // Lists stay correct without facets, only slower: they read the rows.
+                    Err(e) => tracing::error!(error = %e, "could not load activity facets"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start loading activity facets");
         }
-        Ok(Facets {
-            rows: RwLock::new(rows),
-        })
+        facets
+    }
+
+    /// Facets whose load never finishes, so tests can exercise the row-reading path.
+    #[cfg(test)]
+    pub fn never_loaded() -> Facets {
+        Facets {
+            state: RwLock::new(State::Loading(HashMap::new())),
+        }
+    }
+
+    fn finish(&self, mut rows: Vec<Option<Facet>>) {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if let State::Loading(refreshed) = &mut *state {
+            for (id, facet) in refreshed.drain() {
+                set(&mut rows, id, facet);
+            }
+        }
+        *state = State::Ready(rows);
     }
 
     /// Records the committed state of activity `id` (`None`: deleted).
     pub fn update(&self, id: u64, activity: Option<&Activity>) {
-        let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
-        set(&mut rows, id, activity.map(Facet::of));
+        let facet = activity.map(Facet::of);
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        match &mut *state {
+            State::Loading(refreshed) => {
+                refreshed.insert(id, facet);
+            }
+            State::Ready(rows) => set(rows, id, facet),
+        }
     }
 
-    /// Runs `f` over the facets under a read lock.
-    pub fn with<T>(&self, f: impl FnOnce(&[Option<Facet>]) -> T) -> T {
-        let rows = self.rows.read().unwrap_or_else(|p| p.into_inner());
-        f(&rows)
+    /// Runs `f` over the facets under a read lock, or returns `None` while they are loading.
+    pub fn with<T>(&self, f: impl FnOnce(&[Option<Facet>]) -> T) -> Option<T> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::Ready(rows) => Some(f(rows)),
+            State::Loading(_) => None,
+        }
     }
+}
+
+/// Decodes every stored activity's facet from one snapshot.
+fn read_all(db: &Database) -> Result<Vec<Option<Facet>>, StoreError> {
+    let txn = db.begin_read().map_err(storage_err)?;
+    let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
+    let mut rows = Vec::new();
+    for row in table.iter().map_err(storage_err)? {
+        let (key, value) = row.map_err(storage_err)?;
+        let activity: Activity = decode(value.value())?;
+        set(&mut rows, key.value(), Some(Facet::of(&activity)));
+    }
+    Ok(rows)
 }
 
 fn set(rows: &mut Vec<Option<Facet>>, id: u64, facet: Option<Facet>) {
@@ -126,4 +192,46 @@ fn set(rows: &mut Vec<Option<Facet>>, id: u64, facet: Option<Facet>) {
         rows.resize(i + 1, None);
     }
     rows[i] = facet;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facet(status: u8) -> Facet {
+        Facet {
+            status,
+            kind: 0,
+            priority: 0,
+            project: 0,
+            assignee: 0,
+            creator: 1,
+            start: None,
+            end: None,
+        }
+    }
+
+    #[test]
+    fn writes_committed_while_loading_win_over_the_loads_snapshot() {
+        let facets = Facets {
+            state: RwLock::new(State::Loading(HashMap::new())),
+        };
+        assert!(facets.with(|_| ()).is_none(), "no facets while loading");
+        // While the load reads its snapshot, the writer refreshes 2 and deletes 3, and 9 is new.
+        let refresh = |id: u64, f: Option<Facet>| {
+            let mut state = facets.state.write().unwrap_or_else(|p| p.into_inner());
+            if let State::Loading(m) = &mut *state {
+                m.insert(id, f);
+            }
+        };
+        refresh(2, Some(facet(4)));
+        refresh(3, None);
+        refresh(9, Some(facet(2)));
+        facets.finish(vec![None, Some(facet(1)), Some(facet(1)), Some(facet(1))]);
+        let rows = facets.with(|rows| rows.to_vec()).expect("loaded");
+        assert_eq!(rows[1], Some(facet(1)), "untouched rows come from the load");
+        assert_eq!(rows[2], Some(facet(4)), "a later refresh wins");
+        assert_eq!(rows[3], None, "a delete during the load stays deleted");
+        assert_eq!(rows[9], Some(facet(2)), "a create during the load is kept");
+    }
 }

@@ -62,6 +62,24 @@ pub enum OpenError {
     },
 }
 
+/// How the store is tuned.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    /// Requests committed per transaction at most (1 turns group commit off, for measuring it).
+    pub max_batch: usize,
+    /// redb's own page cache, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            max_batch: MAX_BATCH,
+            cache_bytes: 256 << 20,
+        }
+    }
+}
+
 /// The redb store; cheap to clone.
 #[derive(Clone)]
 pub struct RedbStore {
@@ -76,15 +94,14 @@ impl RedbStore {
     /// Opens (or creates) the database in `data_dir`, migrates it, and starts the writer, which
     /// publishes every committed batch's changes on `bus`.
     pub fn open(data_dir: &Path, bus: EventBus) -> Result<RedbStore, OpenError> {
-        Self::open_with(data_dir, bus, writer::MAX_BATCH)
+        Self::open_with(data_dir, bus, OpenOptions::default())
     }
 
-    /// Like `open`, committing at most `max_batch` requests per transaction (1 turns group
-    /// commit off, for measuring it).
+    /// Like `open`, with the given tuning.
     pub fn open_with(
         data_dir: &Path,
         bus: EventBus,
-        max_batch: usize,
+        options: OpenOptions,
     ) -> Result<RedbStore, OpenError> {
         let path = data_dir.join(DB_FILE);
         let shown = path.display().to_string();
@@ -92,7 +109,10 @@ impl RedbStore {
             path: shown.clone(),
             reason,
         };
-        let db = match Database::create(&path) {
+        let db = match redb::Builder::new()
+            .set_cache_size(options.cache_bytes)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(OpenError::Locked(data_dir.display().to_string()));
@@ -107,13 +127,13 @@ impl RedbStore {
             MigrateError::Store(e) => other(e.to_string()),
         })?;
         let ids = Arc::new(domain::IdCounters::load(&db).map_err(|e| other(e.to_string()))?);
-        let facets = Arc::new(facets::Facets::load(&db).map_err(|e| other(e.to_string()))?);
         let db = Arc::new(db);
+        let facets = facets::Facets::load_in_background(db.clone());
         let follower = facets.clone();
         let on_commit = Box::new(move |db: &Database, changes: &[ChangeEntry]| {
             refresh_facets(db, &follower, changes);
         });
-        let writer = Writer::start(db.clone(), bus, on_commit, max_batch)
+        let writer = Writer::start(db.clone(), bus, on_commit, options.max_batch)
             .map_err(|e| other(e.to_string()))?;
         Ok(RedbStore {
             db,
