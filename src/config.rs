@@ -71,6 +71,19 @@ pub struct ServerConfig {
     /// Memory the database may keep as its own page cache, in MiB; reads past it go to the
     /// operating system's file cache.
     pub db_cache_mb: usize,
+    /// Open HTTP connections at most; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers before its connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes; at least 8192.
+    pub max_header_bytes: usize,
+    /// Seconds a request may take, from its headers to its response's headers (a slow body
+    /// upload included); streams (CSV, SSE, WebSocket) run on once started.
+    pub request_timeout_secs: u64,
+    /// Largest WebSocket message a client may send, in bytes.
+    pub ws_max_message_bytes: usize,
+    /// Live connections (WebSocket and SSE together) one user may hold open at once.
+    pub live_connections_per_user: usize,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +95,12 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             group_commit: true,
             db_cache_mb: 256,
+            max_connections: 10_000,
+            header_read_timeout_secs: 10,
+            max_header_bytes: 16 * 1024,
+            request_timeout_secs: 30,
+            ws_max_message_bytes: 64 * 1024,
+            live_connections_per_user: 32,
         }
     }
 }
@@ -246,6 +265,22 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             return bad("server.max_body_bytes must be above 0".into());
+        }
+        if self.server.max_header_bytes < 8192 {
+            return bad("server.max_header_bytes must be at least 8192".into());
+        }
+        let server = &self.server;
+        if server.max_connections == 0
+            || server.header_read_timeout_secs == 0
+            || server.request_timeout_secs == 0
+            || server.ws_max_message_bytes == 0
+            || server.live_connections_per_user == 0
+        {
+            return bad(
+                "server.max_connections, header_read_timeout_secs, request_timeout_secs, \
+                 ws_max_message_bytes and live_connections_per_user must be above 0"
+                    .into(),
+            );
         }
         if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_secs == 0 {
             return bad("auth.access_ttl_secs and auth.refresh_ttl_secs must be above 0".into());

@@ -18,9 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tower::Layer as _;
 use tower_http::normalize_path::NormalizePathLayer;
 
@@ -159,35 +157,23 @@ pub async fn run(
         tracing::info!(%addr, data_dir = %data_dir.display(), "nexus serving");
     }
 
-    let stopping = Arc::new(Notify::new());
-    let signal = {
-        let stopping = stopping.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new requests, draining in-flight ones");
-            // Live connections close with a going-away message.
-            let _ = stopping_tx.send(true);
-            stopping.notify_waiters();
-            stopping.notify_one();
-        }
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests, draining in-flight ones");
+        // Live connections close with a going-away message.
+        let _ = stopping_tx.send(true);
     };
-    let serve = axum::serve(
+    http::serve::serve(
         listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
-            app,
-        ),
+        app,
+        http::serve::ConnectionLimits::of(&config.server),
+        signal,
+        DRAIN_TIMEOUT,
     )
-    .with_graceful_shutdown(signal);
-    let outcome = tokio::select! {
-        result = serve => result.map_err(|e| StartError::Serve(e.to_string())),
-        () = async { stopping.notified().await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
-            tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
-            Ok(())
-        }
-    };
+    .await;
     // The search index flushes what it has not committed yet.
     let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
     store.close().await;
     tracing::info!("nexus stopped");
-    outcome
+    Ok(())
 }

@@ -4,9 +4,11 @@
 pub mod error;
 pub mod extract;
 mod health;
+mod live_limit;
 pub mod openapi;
 mod realtime;
 pub mod rest;
+pub mod serve;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -40,6 +42,10 @@ pub struct AppState {
     pub bus: crate::events::EventBus,
     /// Becomes `true` when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open WebSocket and SSE connections per user, bounded.
+    pub live: live_limit::LiveConnections,
+    /// Largest WebSocket message a client may send.
+    pub ws_max_message_bytes: usize,
 }
 
 impl AppState {
@@ -59,6 +65,8 @@ impl AppState {
                 config.auth.rate_limit_burst,
             ),
             api_limit: KeyedLimit::new(config.api.rate_limit_per_sec, config.api.rate_limit_burst),
+            live: live_limit::LiveConnections::new(config.server.live_connections_per_user),
+            ws_max_message_bytes: config.server.ws_max_message_bytes,
         }
     }
 }
@@ -92,6 +100,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(realtime::ws_router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            Duration::from_secs(config.server.request_timeout_secs),
+            request_timeout,
+        ))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(cors(config))
         .layer(CatchPanicLayer::custom(error::panic_response))
@@ -110,6 +122,23 @@ pub fn router(config: &Config, state: AppState) -> Router {
                 ),
         )
         .with_state(state)
+}
+
+/// Answers `408` when a request (its body upload included) has not produced a response within
+/// `server.request_timeout_secs`. Streaming responses are not cut: their headers are the response.
+async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => error::ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s (server.request_timeout_secs)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Adds the headers every response carries (API.md, last paragraph).

@@ -22,6 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientIp, QueryMap, bearer_token};
+use super::live_limit::LiveSlot;
 use crate::domain::DomainError;
 use crate::events::Published;
 use crate::service::Principal;
@@ -33,8 +34,6 @@ const CLOSE_UNAUTHENTICATED: u16 = 4401;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// How often the server pings a WebSocket (and re-checks its token).
 const PING_EVERY: Duration = Duration::from_secs(30);
-/// Largest client message accepted on a WebSocket.
-const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 /// `/ws` (mounted at the root) and `/events` (mounted under `/api`).
 pub fn ws_router() -> Router<AppState> {
@@ -94,12 +93,21 @@ async fn websocket(
             .ok(),
         None => None,
     };
+    let slot = match &principal {
+        Some(p) => match state.live.open(p.user.id.0) {
+            Ok(slot) => Some(slot),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
     // Small buffers: an idle connection should cost the server a few kilobytes, not the
     // 128 KiB read buffer tungstenite allocates by default.
+    let max_message = state.ws_max_message_bytes;
     upgrade
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             match (principal, token) {
                 (Some(principal), Some(token)) => {
@@ -107,6 +115,7 @@ async fn websocket(
                 }
                 _ => close(socket, CLOSE_UNAUTHENTICATED, "invalid or expired token").await,
             }
+            drop(slot);
         })
 }
 
@@ -329,7 +338,8 @@ async fn events(
         })?),
     };
     let subscriber = Subscriber::new(state.services.store.as_ref(), &principal, topics).await?;
-    let stream = event_stream(state, subscriber, since);
+    let slot = state.live.open(principal.user.id.0)?;
+    let stream = event_stream(state, subscriber, since, slot);
     Ok(Sse::new(stream)
         .keep_alive(
             KeepAlive::new()
@@ -358,8 +368,11 @@ fn event_stream(
     state: AppState,
     mut subscriber: Subscriber,
     since: Option<u64>,
+    slot: LiveSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
+        // Held while the stream lives: the user's live-connection count drops with it.
+        let _slot = slot;
         let mut bus = state.bus.subscribe();
         let mut shutdown = state.shutdown.clone();
         let store = state.services.store.clone();

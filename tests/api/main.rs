@@ -9,6 +9,7 @@ mod auth;
 mod chat;
 mod errors;
 mod health;
+mod limits;
 mod projects;
 mod realtime;
 mod search;

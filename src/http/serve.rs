@@ -1,0 +1,159 @@
+//! The HTTP/1.1 accept loop. axum's own `serve` has no header-read timeout, head-size limit or
+//! connection cap, so a handful of slow clients (slowloris) could hold connections forever;
+//! this loop serves the same router on hyper with all three bounded.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::{Service, ServiceExt as _};
+
+use crate::config::ServerConfig;
+
+/// What bounds each connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Time a client may take to send a request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head, in bytes (at least 8192).
+    pub max_header_bytes: usize,
+}
+
+impl ConnectionLimits {
+    /// The limits `server` configures.
+    pub fn of(server: &ServerConfig) -> Self {
+        ConnectionLimits {
+            max_connections: server.max_connections,
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+            max_header_bytes: server.max_header_bytes.max(8192),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets every
+/// connection finish its in-flight request (idle ones close at once), and returns once all are
+/// closed or `drain` has passed. Upgraded connections (WebSockets) leave the count once
+/// upgraded: they end through their own going-away close.
+pub async fn serve<S>(
+    listener: TcpListener,
+    app: S,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    raise_open_files(limits.max_connections);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let http = Arc::new(http);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, remote) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: wait a
+                    // moment rather than spin, and go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone().map_request(move |mut req: Request<Incoming>| {
+            req.extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(remote));
+            req.map(axum::body::Body::new)
+        });
+        let http = http.clone();
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            let conn = http
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades();
+            tokio::pin!(conn);
+            let mut asked_to_close = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, %remote, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    changed = closing.changed(), if !asked_to_close => {
+                        asked_to_close = true;
+                        if changed.is_ok() {
+                            conn.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(drain, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after {drain:?}; stopping anyway");
+    }
+}
+
+/// Raises the soft open-file limit so `connections` sockets fit beside the data files (never
+/// above the hard limit, which only an administrator can raise).
+fn raise_open_files(connections: usize) {
+    let wanted = u64::try_from(connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(256);
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur >= wanted {
+            return;
+        }
+        limit.rlim_cur = wanted.min(limit.rlim_max);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted {
+            tracing::warn!(
+                open_files = limit.rlim_cur,
+                wanted,
+                "the open-file limit is below server.max_connections; raise it (ulimit -n)"
+            );
+        }
+    }
+}
