@@ -71,6 +71,9 @@ pub struct ServerConfig {
     /// Memory the database may keep as its own page cache, in MiB; reads past it go to the
     /// operating system's file cache.
     pub db_cache_mb: usize,
+    /// Free space (MiB) kept on the data directory's disk: below it writes answer `503` and
+    /// reads go on; 0 turns the check off.
+    pub min_free_disk_mb: u64,
     /// Open HTTP connections at most; further clients wait in the listen backlog.
     pub max_connections: usize,
     /// Seconds a client may take to send a request's headers before its connection is closed.
@@ -95,6 +98,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             group_commit: true,
             db_cache_mb: 256,
+            min_free_disk_mb: 64,
             max_connections: 10_000,
             header_read_timeout_secs: 10,
             max_header_bytes: 16 * 1024,

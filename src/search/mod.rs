@@ -345,9 +345,18 @@ impl SearchIndex {
         let committed =
             tokio::task::spawn_blocking(move || -> Result<(), tantivy::TantivyError> {
                 let mut writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-                let mut prepared = writer.prepare_commit()?;
-                prepared.set_payload(&seq.to_string());
-                prepared.commit()?;
+                let outcome = writer.prepare_commit().and_then(|mut prepared| {
+                    prepared.set_payload(&seq.to_string());
+                    prepared.commit()
+                });
+                if let Err(e) = outcome {
+                    // Back to the last commit, so the retry applies the same changes afresh
+                    // (a full disk, say, fails the commit but leaves the writer usable).
+                    if let Err(r) = writer.rollback() {
+                        tracing::error!(error = %r, "search index rollback failed");
+                    }
+                    return Err(e);
+                }
                 inner.indexed_seq.store(seq, Ordering::SeqCst);
                 inner.reader.reload()?;
                 inner.committed.send_replace(seq);
@@ -434,12 +443,23 @@ impl SearchIndex {
         if needs_rebuild && let Err(e) = self.rebuild(store.as_ref()).await {
             tracing::error!(error = %e, "search index rebuild failed");
         }
+        let mut failing = false;
         loop {
-            if let Err(e) = self.catch_up(store.as_ref()).await {
-                tracing::error!(error = %e, "search index catch-up failed; retrying");
+            match self.catch_up(store.as_ref()).await {
+                Ok(_) if failing => {
+                    tracing::info!("search index catch-up recovered");
+                    failing = false;
+                }
+                Ok(_) => {}
+                Err(e) if !failing => {
+                    tracing::error!(error = %e, "search index catch-up failed; retrying every second");
+                    failing = true;
+                }
+                Err(e) => tracing::debug!(error = %e, "search index catch-up failed again"),
             }
             tokio::select! {
                 _ = stopping.changed() => break,
+                () = tokio::time::sleep(Duration::from_secs(1)), if failing => {}
                 received = events.recv() => {
                     if let Err(tokio::sync::broadcast::error::RecvError::Closed) = received {
                         break;

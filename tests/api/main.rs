@@ -7,6 +7,7 @@ mod activities;
 mod audit;
 mod auth;
 mod chat;
+mod disk;
 mod errors;
 mod health;
 mod limits;

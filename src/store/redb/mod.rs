@@ -8,6 +8,7 @@
 mod activities;
 mod auth_cache;
 mod changes;
+mod disk;
 mod domain;
 mod facets;
 mod messages;
@@ -69,6 +70,8 @@ pub struct OpenOptions {
     pub max_batch: usize,
     /// redb's own page cache, in bytes.
     pub cache_bytes: usize,
+    /// Free disk space below which writes are refused (0: never refused).
+    pub min_free_bytes: u64,
 }
 
 impl Default for OpenOptions {
@@ -76,6 +79,7 @@ impl Default for OpenOptions {
         OpenOptions {
             max_batch: MAX_BATCH,
             cache_bytes: 256 << 20,
+            min_free_bytes: 64 << 20,
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct RedbStore {
     ids: Arc<domain::IdCounters>,
     facets: Arc<facets::Facets>,
     auth_cache: Arc<auth_cache::AuthCache>,
+    disk: Arc<disk::DiskGuard>,
 }
 
 impl RedbStore {
@@ -133,7 +138,8 @@ impl RedbStore {
         let on_commit = Box::new(move |db: &Database, changes: &[ChangeEntry]| {
             refresh_facets(db, &follower, changes);
         });
-        let writer = Writer::start(db.clone(), bus, on_commit, options.max_batch)
+        let disk = Arc::new(disk::DiskGuard::new(data_dir, options.min_free_bytes));
+        let writer = Writer::start(db.clone(), bus, on_commit, options.max_batch, disk.clone())
             .map_err(|e| other(e.to_string()))?;
         Ok(RedbStore {
             db,
@@ -141,6 +147,7 @@ impl RedbStore {
             ids,
             facets,
             auth_cache: Arc::default(),
+            disk,
         })
     }
 
@@ -182,6 +189,7 @@ impl StoreHealth for RedbStore {
         let txn = self.read()?;
         let meta = txn.open_table(META).map_err(storage_err)?;
         meta.get("schema_version").map_err(storage_err)?;
+        self.disk.check()?;
         if self.writer.is_running() {
             Ok(())
         } else {

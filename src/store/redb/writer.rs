@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::disk::DiskGuard;
 use super::storage_err;
 use super::tables::{CHANGES, put_json};
 use crate::domain::change::{ChangeEntry, ChangeOp, VisibilityKeys};
@@ -102,6 +103,7 @@ impl Writer {
         bus: EventBus,
         on_commit: OnCommit,
         max_batch: usize,
+        disk: Arc<DiskGuard>,
     ) -> Result<Writer, StoreError> {
         let next_seq = {
             let txn = db.begin_read().map_err(storage_err)?;
@@ -115,7 +117,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("nexus-writer".into())
             .spawn(move || {
-                run(&db, rx, &bus, &on_commit, next_seq, max_batch.max(1));
+                run(&db, rx, &bus, &on_commit, next_seq, max_batch.max(1), &disk);
                 flag.store(false, Ordering::SeqCst);
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
@@ -197,6 +199,7 @@ fn run(
     on_commit: &OnCommit,
     mut next_seq: u64,
     max_batch: usize,
+    disk: &DiskGuard,
 ) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
@@ -215,9 +218,18 @@ fn run(
                 Err(_) => break,
             }
         }
-        if !jobs.is_empty() {
-            commit_batch(db, jobs, bus, on_commit, &mut next_seq);
+        if jobs.is_empty() {
+            continue;
         }
+        // Refused before redb sees it: a write that fails for want of space would fail the
+        // whole open database, reads included.
+        if let Err(e) = disk.check() {
+            for job in jobs {
+                fail_unrun(job, e.clone());
+            }
+            continue;
+        }
+        commit_batch(db, jobs, bus, on_commit, &mut next_seq);
     }
     if let Some(done) = stop {
         let _ = done.send(());
