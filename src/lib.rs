@@ -98,6 +98,7 @@ pub async fn run(
             },
             cache_bytes: config.server.db_cache_mb.saturating_mul(1 << 20),
             min_free_bytes: config.server.min_free_disk_mb.saturating_mul(1 << 20),
+            quick_repair: config.server.quick_repair,
         };
         tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, options))
             .await

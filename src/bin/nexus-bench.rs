@@ -320,8 +320,10 @@ impl Server {
     }
 }
 
-/// Bytes under `dir`, recursively.
+/// Disk space used under `dir`, recursively (allocated blocks, as `du` counts: the database
+/// file is sparse, so its length overstates it).
 fn dir_bytes(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -329,7 +331,7 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
         .flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => m.blocks() * 512,
             Err(_) => 0,
         })
         .sum()

@@ -5,7 +5,8 @@
 //! redb.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
@@ -89,6 +90,9 @@ impl Facet {
 /// grow with the data. Until the load is done, lists read facets from the rows instead.
 pub struct Facets {
     state: RwLock<State>,
+    /// Asks the loading thread to give up (the store is closing).
+    stop: AtomicBool,
+    loader: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 enum State {
@@ -102,16 +106,15 @@ enum State {
 impl Facets {
     /// Starts loading the facets of every stored activity on a thread of its own.
     pub fn load_in_background(db: Arc<Database>) -> Arc<Facets> {
-        let facets = Arc::new(Facets {
-            state: RwLock::new(State::Loading(HashMap::new())),
-        });
+        let facets = Arc::new(Facets::never_loaded());
         let loading = facets.clone();
         let spawned = std::thread::Builder::new()
             .name("nexus-facets".into())
             .spawn(move || {
                 let started = std::time::Instant::now();
-                match read_all(&db) {
-                    Ok(rows) => {
+                match read_all(&db, &loading.stop) {
+                    Ok(None) => {}
+                    Ok(Some(rows)) => {
                         let count = rows.iter().flatten().count();
                         loading.finish(rows);
                         tracing::debug!(
@@ -124,17 +127,32 @@ impl Facets {
                     Err(e) => tracing::error!(error = %e, "could not load activity facets"),
                 }
             });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start loading activity facets");
+        match spawned {
+            Ok(handle) => {
+                *facets.loader.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            }
+            Err(e) => tracing::error!(error = %e, "could not start loading activity facets"),
         }
         facets
     }
 
-    /// Facets whose load never finishes, so tests can exercise the row-reading path.
-    #[cfg(test)]
+    /// Stops a load still running and waits for its thread, so it no longer holds the
+    /// database: a database still open at exit is not closed cleanly, and the next start
+    /// would have to repair it.
+    pub fn stop_loading(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.loader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Facets with no load behind them (yet): lists read the rows.
     pub fn never_loaded() -> Facets {
         Facets {
             state: RwLock::new(State::Loading(HashMap::new())),
+            stop: AtomicBool::new(false),
+            loader: Mutex::new(None),
         }
     }
 
@@ -170,17 +188,20 @@ impl Facets {
     }
 }
 
-/// Decodes every stored activity's facet from one snapshot.
-fn read_all(db: &Database) -> Result<Vec<Option<Facet>>, StoreError> {
+/// Decodes every stored activity's facet from one snapshot; `None` if asked to stop.
+fn read_all(db: &Database, stop: &AtomicBool) -> Result<Option<Vec<Option<Facet>>>, StoreError> {
     let txn = db.begin_read().map_err(storage_err)?;
     let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
     let mut rows = Vec::new();
-    for row in table.iter().map_err(storage_err)? {
+    for (n, row) in table.iter().map_err(storage_err)?.enumerate() {
+        if n % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let (key, value) = row.map_err(storage_err)?;
         let activity: Activity = decode(value.value())?;
         set(&mut rows, key.value(), Some(Facet::of(&activity)));
     }
-    Ok(rows)
+    Ok(Some(rows))
 }
 
 fn set(rows: &mut Vec<Option<Facet>>, id: u64, facet: Option<Facet>) {
@@ -213,9 +234,7 @@ mod tests {
 
     #[test]
     fn writes_committed_while_loading_win_over_the_loads_snapshot() {
-        let facets = Facets {
-            state: RwLock::new(State::Loading(HashMap::new())),
-        };
+        let facets = Facets::never_loaded();
         assert!(facets.with(|_| ()).is_none(), "no facets while loading");
         // While the load reads its snapshot, the writer refreshes 2 and deletes 3, and 9 is new.
         let refresh = |id: u64, f: Option<Facet>| {

@@ -72,6 +72,8 @@ pub struct OpenOptions {
     pub cache_bytes: usize,
     /// Free disk space below which writes are refused (0: never refused).
     pub min_free_bytes: u64,
+    /// Save the allocator state with every commit, so a restart after a crash is quick.
+    pub quick_repair: bool,
 }
 
 impl Default for OpenOptions {
@@ -80,6 +82,7 @@ impl Default for OpenOptions {
             max_batch: MAX_BATCH,
             cache_bytes: 256 << 20,
             min_free_bytes: 64 << 20,
+            quick_repair: true,
         }
     }
 }
@@ -124,7 +127,7 @@ impl RedbStore {
             }
             Err(e) => return Err(other(e.to_string())),
         };
-        migrate(&db, data_dir).map_err(|e| match e {
+        migrate(&db, data_dir, options.quick_repair).map_err(|e| match e {
             MigrateError::TooNew(found) => OpenError::TooNew {
                 dir: data_dir.display().to_string(),
                 found,
@@ -139,7 +142,7 @@ impl RedbStore {
             refresh_facets(db, &follower, changes);
         });
         let disk = Arc::new(disk::DiskGuard::new(data_dir, options.min_free_bytes));
-        let writer = Writer::start(db.clone(), bus, on_commit, options.max_batch, disk.clone())
+        let writer = Writer::start(db.clone(), bus, on_commit, options, disk.clone())
             .map_err(|e| other(e.to_string()))?;
         Ok(RedbStore {
             db,
@@ -180,6 +183,8 @@ impl RedbStore {
     /// Stops the writer after it has committed everything queued, and waits for it.
     pub async fn close(&self) {
         self.writer.close().await;
+        let facets = self.facets.clone();
+        let _ = tokio::task::spawn_blocking(move || facets.stop_loading()).await;
     }
 }
 
@@ -248,11 +253,8 @@ impl From<StoreError> for MigrateError {
 
 /// Brings the file to `SCHEMA_VERSION`: creates every table on a new file, runs each step
 /// `from → from + 1` on an old one, and refuses a file from a newer build.
-fn migrate(db: &Database, data_dir: &Path) -> Result<(), MigrateError> {
-    let mut txn = db.begin_write().map_err(storage_err)?;
-    txn.set_durability(redb::Durability::Immediate)
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-    txn.set_two_phase_commit(true);
+fn migrate(db: &Database, data_dir: &Path, quick_repair: bool) -> Result<(), MigrateError> {
+    let txn = writer::begin(db, quick_repair)?;
     let found = {
         let meta = txn.open_table(META).map_err(storage_err)?;
         let v = meta.get("schema_version").map_err(storage_err)?;

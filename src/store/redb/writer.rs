@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::OpenOptions;
 use super::disk::DiskGuard;
 use super::storage_err;
 use super::tables::{CHANGES, put_json};
@@ -102,7 +103,7 @@ impl Writer {
         db: Arc<Database>,
         bus: EventBus,
         on_commit: OnCommit,
-        max_batch: usize,
+        options: OpenOptions,
         disk: Arc<DiskGuard>,
     ) -> Result<Writer, StoreError> {
         let next_seq = {
@@ -117,7 +118,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("nexus-writer".into())
             .spawn(move || {
-                run(&db, rx, &bus, &on_commit, next_seq, max_batch.max(1), &disk);
+                run(&db, rx, &bus, &on_commit, next_seq, options, &disk);
                 flag.store(false, Ordering::SeqCst);
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
@@ -198,9 +199,10 @@ fn run(
     bus: &EventBus,
     on_commit: &OnCommit,
     mut next_seq: u64,
-    max_batch: usize,
+    options: OpenOptions,
     disk: &DiskGuard,
 ) {
+    let max_batch = options.max_batch.max(1);
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let Some(first) = rx.blocking_recv() else {
@@ -229,18 +231,28 @@ fn run(
             }
             continue;
         }
-        commit_batch(db, jobs, bus, on_commit, &mut next_seq);
+        commit_batch(
+            db,
+            jobs,
+            bus,
+            on_commit,
+            &mut next_seq,
+            options.quick_repair,
+        );
     }
     if let Some(done) = stop {
         let _ = done.send(());
     }
 }
 
-fn begin(db: &Database) -> Result<WriteTransaction, StoreError> {
+/// A durable write transaction: fsynced at commit, two-phase; with `quick_repair` it also
+/// saves the allocator state, so opening after a crash need not walk the whole file.
+pub(super) fn begin(db: &Database, quick_repair: bool) -> Result<WriteTransaction, StoreError> {
     let mut txn = db.begin_write().map_err(storage_err)?;
     txn.set_durability(redb::Durability::Immediate)
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     txn.set_two_phase_commit(true);
+    txn.set_quick_repair(quick_repair);
     Ok(txn)
 }
 
@@ -250,8 +262,9 @@ fn commit_batch(
     bus: &EventBus,
     on_commit: &OnCommit,
     next_seq: &mut u64,
+    quick_repair: bool,
 ) {
-    let txn = match begin(db) {
+    let txn = match begin(db, quick_repair) {
         Ok(txn) => txn,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin write transaction");
