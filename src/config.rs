@@ -131,7 +131,7 @@ pub struct AuthConfig {
     pub lockout_failures: u32,
     /// Window for counting failures, and how long a lock lasts.
     pub lockout_secs: u64,
-    /// Password hashes computed at once; 0 means one fewer than the CPU cores (at least one).
+    /// Threads computing password hashes, at the lowest CPU priority; 0 means one per core.
     pub max_concurrent_hashes: usize,
 }
 

@@ -1,12 +1,14 @@
-//! argon2id password hashing on the blocking pool, with a cap on hashes computed at once so a
-//! login flood cannot take every core from other requests.
+//! argon2id password hashing on a pool of its own threads, which run at the lowest CPU
+//! priority: a login flood gets every core the rest of the API leaves idle, and never takes a
+//! core from other requests.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::domain::DomainError;
 
@@ -16,27 +18,51 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+type HashJob = Box<dyn FnOnce() + Send>;
+
 /// Hashes and verifies passwords; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<HashJob>,
     /// A hash of nothing, verified against when a username does not exist, so that a wrong
     /// username costs what a wrong password costs.
     dummy: Arc<OnceCell<String>>,
 }
 
 impl PasswordHasher {
-    /// At most `max_concurrent` hashes at once; 0 means one core fewer than the machine has
-    /// (at least one), so a login flood always leaves a core for other requests.
-    pub fn new(max_concurrent: usize) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let permits = if max_concurrent == 0 {
-            cores.saturating_sub(1).max(1)
+    /// Hashes on `threads` threads at the lowest CPU priority; 0 means one per core.
+    pub fn new(threads: usize) -> Self {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
-            max_concurrent
+            threads
         };
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("nexus-hash-{i}"))
+                .spawn(move || {
+                    lowest_priority();
+                    loop {
+                        let job = {
+                            let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                            queue.recv()
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every hasher handle is gone.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
         Self {
-            permits: Arc::new(Semaphore::new(permits)),
+            jobs,
             dummy: Arc::new(OnceCell::new()),
         }
     }
@@ -45,14 +71,15 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, DomainError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = reply.send(work());
+            }))
+            .map_err(|_| DomainError::Unavailable("password hashing has stopped".into()))?;
+        answer
             .await
-            .map_err(|_| DomainError::Unavailable("shutting down".into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))
+            .map_err(|_| DomainError::Internal("a password hashing thread failed".into()))
     }
 
     /// A new argon2id PHC string for `password`.
@@ -87,5 +114,19 @@ impl PasswordHasher {
             .await?
             .clone();
         self.verify(&dummy, password).await.map(|_| ())
+    }
+}
+
+/// Puts the calling thread at the lowest CPU priority (nice 19), so the scheduler runs it only
+/// on time other threads leave idle.
+fn lowest_priority() {
+    // SAFETY: gettid and setpriority take plain integers; on Linux PRIO_PROCESS with a thread
+    // id sets that thread's niceness only.
+    let set = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
+    };
+    if set != 0 {
+        tracing::warn!("cannot lower the priority of a password hashing thread");
     }
 }
