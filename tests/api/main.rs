@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod chat;
 mod errors;
+mod fuzz_regressions;
 mod health;
 mod projects;
 mod realtime;

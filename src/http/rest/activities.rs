@@ -81,6 +81,7 @@ pub async fn list_for(
 #[utoipa::path(
     get,
     path = "/api/activities/",
+    operation_id = "activities_list",
     tag = "activities",
     summary = "Activities you may see",
     params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -99,6 +100,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/activities/",
+    operation_id = "activities_create",
     tag = "activities",
     summary = "Create an activity",
     request_body = NewActivity,
@@ -117,6 +119,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/activities/{id}/",
+    operation_id = "activities_read",
     tag = "activities",
     summary = "One activity",
     params(("id" = u64, Path, description = "The activity's id")),
@@ -136,6 +139,7 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/activities/{id}/",
+    operation_id = "activities_update",
     tag = "activities",
     summary = "Change an activity",
     params(("id" = u64, Path, description = "The activity's id")),
@@ -161,6 +165,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/activities/{id}/",
+    operation_id = "activities_remove",
     tag = "activities",
     summary = "Delete an activity",
     params(("id" = u64, Path, description = "The activity's id")),
@@ -183,6 +188,7 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/activities/types/",
+    operation_id = "activities_types",
     tag = "activities",
     summary = "Activity types",
     responses((status = 200, body = Vec<Choice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
@@ -200,6 +206,7 @@ pub async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
 #[utoipa::path(
     get,
     path = "/api/activities/statuses/",
+    operation_id = "activities_statuses",
     tag = "activities",
     summary = "Activity statuses",
     responses((status = 200, body = Vec<StatusChoice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
@@ -268,6 +275,7 @@ pub fn csv_row(a: &Activity) -> String {
 #[utoipa::path(
     get,
     path = "/api/activities/export.csv",
+    operation_id = "activities_export",
     tag = "activities",
     summary = "The filtered list as CSV",
     params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending")),

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/audit/",
+    operation_id = "audit_list",
     tag = "audit",
     summary = "The audit log (admin)",
     params(("action" = Option<String>, Query), ("actor" = Option<u64>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),

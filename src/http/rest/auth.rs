@@ -72,6 +72,7 @@ impl TokenBody {
 #[utoipa::path(
     post,
     path = "/api/auth/register/",
+    operation_id = "auth_register",
     tag = "auth",
     summary = "Sign up as a user (when registration is enabled)",
     request_body = RegisterInput,
@@ -91,6 +92,7 @@ pub async fn register(
 #[utoipa::path(
     post,
     path = "/api/auth/login/",
+    operation_id = "auth_login",
     tag = "auth",
     summary = "Sign in",
     request_body = LoginInput,
@@ -114,6 +116,7 @@ pub async fn login(
 #[utoipa::path(
     post,
     path = "/api/auth/refresh/",
+    operation_id = "auth_refresh",
     tag = "auth",
     summary = "Spend a refresh token for a new pair",
     request_body = RefreshInput,
@@ -130,6 +133,7 @@ pub async fn refresh(
 #[utoipa::path(
     post,
     path = "/api/auth/logout/",
+    operation_id = "auth_logout",
     tag = "auth",
     summary = "End this session",
     request_body = Option<LogoutInput>,
@@ -149,6 +153,7 @@ pub async fn logout(
 #[utoipa::path(
     get,
     path = "/api/auth/user/",
+    operation_id = "auth_me",
     tag = "auth",
     summary = "The current user",
     responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
@@ -161,6 +166,7 @@ pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
 #[utoipa::path(
     patch,
     path = "/api/auth/user/",
+    operation_id = "auth_update_me",
     tag = "auth",
     summary = "Change your email, name or profile",
     request_body = UpdateMeInput,
@@ -179,6 +185,7 @@ pub async fn update_me(
 #[utoipa::path(
     post,
     path = "/api/auth/password/",
+    operation_id = "auth_change_password",
     tag = "auth",
     summary = "Change your password; ends your other sessions",
     request_body = PasswordInput,

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     post,
     path = "/api/chat/messages/",
+    operation_id = "chat_send",
     tag = "chat",
     summary = "Send a direct or project-room message",
     request_body = NewMessage,
@@ -48,6 +49,7 @@ pub async fn send(
 #[utoipa::path(
     get,
     path = "/api/chat/messages/",
+    operation_id = "chat_messages",
     tag = "chat",
     summary = "A conversation, newest first",
     params(("with" = Option<u64>, Query, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, description = "A project room"), ("before" = Option<u64>, Query, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -74,6 +76,7 @@ pub async fn messages(
 #[utoipa::path(
     delete,
     path = "/api/chat/messages/{id}/",
+    operation_id = "chat_remove",
     tag = "chat",
     summary = "Delete a message (sender or admin)",
     params(("id" = u64, Path, description = "The message's id")),
@@ -92,6 +95,7 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/chat/conversations/",
+    operation_id = "chat_conversations",
     tag = "chat",
     summary = "Your conversations with unread counts",
     responses((status = 200, body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
@@ -126,6 +130,7 @@ pub struct ReadInput {
 #[utoipa::path(
     post,
     path = "/api/chat/conversations/read/",
+    operation_id = "chat_mark_read",
     tag = "chat",
     summary = "Mark a conversation read",
     request_body = ReadInput,

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/projects/",
+    operation_id = "projects_list",
     tag = "projects",
     summary = "Projects you may see",
     params(("status" = Option<ProjectStatus>, Query), ("manager" = Option<u64>, Query), ("member" = Option<u64>, Query), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, description = "name, start_date, end_date or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -66,6 +67,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/projects/",
+    operation_id = "projects_create",
     tag = "projects",
     summary = "Create a project (admin or staff)",
     request_body = NewProject,
@@ -86,6 +88,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/",
+    operation_id = "projects_read",
     tag = "projects",
     summary = "One project",
     params(("id" = u64, Path, description = "The project's id")),
@@ -103,6 +106,7 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/projects/{id}/",
+    operation_id = "projects_update",
     tag = "projects",
     summary = "Change a project (admin or manager)",
     params(("id" = u64, Path, description = "The project's id")),
@@ -128,6 +132,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/projects/{id}/",
+    operation_id = "projects_remove",
     tag = "projects",
     summary = "Delete a project (admin); its activities stay",
     params(("id" = u64, Path, description = "The project's id")),
@@ -146,6 +151,7 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/team/",
+    operation_id = "projects_team",
     tag = "projects",
     summary = "The team",
     params(("id" = u64, Path, description = "The project's id")),
@@ -173,6 +179,7 @@ pub struct MemberInput {
 #[utoipa::path(
     post,
     path = "/api/projects/{id}/team/",
+    operation_id = "projects_add_member",
     tag = "projects",
     summary = "Add a team member (admin or manager)",
     params(("id" = u64, Path, description = "The project's id")),
@@ -204,6 +211,7 @@ pub async fn add_member(
 #[utoipa::path(
     delete,
     path = "/api/projects/{id}/team/{user_id}/",
+    operation_id = "projects_remove_member",
     tag = "projects",
     summary = "Remove a team member (admin or manager)",
     params(("id" = u64, Path, description = "The project's id"), ("user_id" = u64, Path, description = "The user's id")),
@@ -227,6 +235,7 @@ pub async fn remove_member(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/activities/",
+    operation_id = "projects_activities",
     tag = "projects",
     summary = "The project's activities",
     params(("id" = u64, Path, description = "The project's id"), ("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -255,6 +264,7 @@ pub async fn activities(
 #[utoipa::path(
     post,
     path = "/api/projects/{id}/activities/",
+    operation_id = "projects_create_activity",
     tag = "projects",
     summary = "Create an activity in the project",
     params(("id" = u64, Path, description = "The project's id")),

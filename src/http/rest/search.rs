@@ -31,6 +31,7 @@ pub struct SearchBody {
 #[utoipa::path(
     get,
     path = "/api/search/",
+    operation_id = "search_search",
     tag = "search",
     summary = "Search activities, projects, updates and chat",
     params(

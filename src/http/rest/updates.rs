@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/updates/",
+    operation_id = "updates_list",
     tag = "updates",
     summary = "Updates (announcements)",
     params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("ordering" = Option<String>, Query, description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -65,6 +66,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/updates/",
+    operation_id = "updates_create",
     tag = "updates",
     summary = "Post an update (admin or staff)",
     request_body = NewUpdate,
@@ -85,6 +87,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/updates/{id}/",
+    operation_id = "updates_read",
     tag = "updates",
     summary = "One update",
     params(("id" = u64, Path, description = "The update's id")),
@@ -102,6 +105,7 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/updates/{id}/",
+    operation_id = "updates_update",
     tag = "updates",
     summary = "Change an update (author or admin)",
     params(("id" = u64, Path, description = "The update's id")),
@@ -127,6 +131,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/updates/{id}/",
+    operation_id = "updates_remove",
     tag = "updates",
     summary = "Delete an update (author or admin)",
     params(("id" = u64, Path, description = "The update's id")),
@@ -145,6 +150,7 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/updates/notifications/",
+    operation_id = "updates_notifications",
     tag = "notifications",
     summary = "Your notifications, newest first",
     params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -172,6 +178,7 @@ pub async fn notifications(
 #[utoipa::path(
     post,
     path = "/api/updates/notifications/{id}/read/",
+    operation_id = "updates_read_one",
     tag = "notifications",
     summary = "Mark a notification read",
     params(("id" = u64, Path, description = "The notification's id")),
@@ -194,6 +201,7 @@ pub async fn read_one(
 #[utoipa::path(
     post,
     path = "/api/updates/notifications/read-all/",
+    operation_id = "updates_read_all",
     tag = "notifications",
     summary = "Mark all your notifications read",
     responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/users/",
+    operation_id = "users_list",
     tag = "users",
     summary = "The user directory",
     params(("role" = Option<Role>, Query), ("is_active" = Option<bool>, Query), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, description = "username or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
@@ -102,6 +103,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/users/",
+    operation_id = "users_create",
     tag = "users",
     summary = "Create a user (admin)",
     request_body = CreateUserInput,
@@ -124,6 +126,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/users/{id}/",
+    operation_id = "users_read",
     tag = "users",
     summary = "One user",
     params(("id" = u64, Path, description = "The user's id")),
@@ -142,6 +145,7 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/users/{id}/",
+    operation_id = "users_update",
     tag = "users",
     summary = "Change a user (admin)",
     params(("id" = u64, Path, description = "The user's id")),
