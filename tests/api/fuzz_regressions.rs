@@ -98,3 +98,140 @@ async fn document_operation_ids_are_unique() {
         }
     }
 }
+
+/// A search query of a few thousand nested parentheses (or `NOT`s) recursed the query parser
+/// until the worker's stack overflowed, which aborts the whole process: one signed-in user could
+/// take the server down with one GET. The nesting is now bounded and deeper queries are `400`.
+#[tokio::test]
+async fn deeply_nested_search_queries_are_400_not_a_crash() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    for q in [
+        format!("{}pump{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("{}pump", "NOT ".repeat(5000)),
+        format!("{}pump", "- ".repeat(5000)),
+    ] {
+        let r = app
+            .client
+            .get(app.url("/api/search/"))
+            .bearer_auth(&token)
+            .query(&[("q", q.as_str())])
+            .send()
+            .await
+            .expect("the server answers");
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+        assert!(
+            body["error"]["fields"]["q"][0]
+                .as_str()
+                .is_some_and(|m| m.contains("nest")),
+            "{body}"
+        );
+    }
+    let shallow = format!("{}pump{}", "(".repeat(8), ")".repeat(8));
+    let r = app
+        .client
+        .get(app.url("/api/search/"))
+        .bearer_auth(&token)
+        .query(&[("q", shallow.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Times whose UTC form falls outside years 0–9999 were `500`: `9999-12-31T23:00:00-05:00` is
+/// year 10000 in UTC, where converting panicked (filters and activity times alike), and
+/// `0000-01-01T00:00:00+05:00` is year -1, which the store then failed to format. RFC 3339 in
+/// UTC cannot show either, so both are `400` now.
+#[tokio::test]
+async fn times_outside_what_utc_rfc3339_can_show_are_400() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let out_of_range = ["9999-12-31T23:00:00-05:00", "0000-01-01T00:00:00+05:00"];
+    for time in out_of_range {
+        for (path, filter) in [
+            ("/api/activities/", "start_after"),
+            ("/api/activities/", "start_before"),
+            ("/api/activities/export.csv", "start_after"),
+            ("/api/updates/", "since"),
+            ("/api/audit/", "since"),
+        ] {
+            let r = app
+                .client
+                .get(app.url(path))
+                .bearer_auth(&token)
+                .query(&[(filter, time)])
+                .send()
+                .await
+                .expect("request");
+            let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+            assert!(body["error"]["fields"][filter].is_array(), "{path}: {body}");
+        }
+        for field in ["start_time", "end_time"] {
+            let r = app
+                .post(
+                    "/api/activities/",
+                    Some(&token),
+                    &serde_json::json!({"title": "Press check", field: time}),
+                )
+                .await;
+            let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+            assert!(body["error"]["fields"][field].is_array(), "{body}");
+        }
+    }
+    let created = app
+        .post(
+            "/api/activities/",
+            Some(&token),
+            &serde_json::json!({"title": "Press check", "start_time": "2026-11-28T10:30:00+01:00"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = json_of(created).await;
+    assert_eq!(created["start_time"], "2026-11-28T09:30:00Z");
+    let path = format!("/api/activities/{}/", created["id"]);
+    for time in out_of_range {
+        let r = app
+            .patch(&path, &token, &serde_json::json!({"end_time": time}))
+            .await;
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+        assert!(body["error"]["fields"]["end_time"].is_array(), "{body}");
+    }
+    let unchanged = json_of(app.get(&path, &token).await).await;
+    assert_eq!(unchanged["version"], 1, "{unchanged}");
+}
+
+/// A project date with a signed year (`-0001-01-01`) was accepted and then shown as such, which
+/// is not the `YYYY-MM-DD` the contract (and the document's `format: date`) promise.
+#[tokio::test]
+async fn project_dates_have_four_digit_years() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let r = app
+        .post(
+            "/api/projects/",
+            Some(&token),
+            &serde_json::json!({"name": "Retrofit", "start_date": "-0001-01-01"}),
+        )
+        .await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+    assert!(body["error"]["fields"]["start_date"].is_array(), "{body}");
+    let r = app
+        .post(
+            "/api/projects/",
+            Some(&token),
+            &serde_json::json!({"name": "Retrofit", "start_date": "0000-01-01", "end_date": "9999-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let project = json_of(r).await;
+    let r = app
+        .patch(
+            &format!("/api/projects/{}/", project["id"]),
+            &token,
+            &serde_json::json!({"end_date": "-0001-12-31"}),
+        )
+        .await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+    assert!(body["error"]["fields"]["end_date"].is_array(), "{body}");
+}
