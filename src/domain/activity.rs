@@ -172,6 +172,7 @@ pub struct Activity {
     #[serde(with = "rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Starts at 1, grows by one on every change.
+    #[schema(minimum = 1)]
     pub version: u64,
 }
 

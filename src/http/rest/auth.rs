@@ -44,6 +44,8 @@ pub struct LogoutInput {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordInput {
     current_password: String,
+    /// 10–256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     new_password: String,
 }
 

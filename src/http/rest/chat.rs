@@ -52,7 +52,7 @@ pub async fn send(
     operation_id = "chat_messages",
     tag = "chat",
     summary = "A conversation, newest first",
-    params(("with" = Option<u64>, Query, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, description = "A project room"), ("before" = Option<u64>, Query, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    params(("with" = Option<u64>, Query, minimum = 1, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, minimum = 1, description = "A project room"), ("before" = Option<u64>, Query, minimum = 1, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
     responses((status = 200, body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -79,7 +79,7 @@ pub async fn messages(
     operation_id = "chat_remove",
     tag = "chat",
     summary = "Delete a message (sender or admin)",
-    params(("id" = u64, Path, description = "The message's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The message's id")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]

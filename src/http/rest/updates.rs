@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
     operation_id = "updates_list",
     tag = "updates",
     summary = "Updates (announcements)",
-    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("ordering" = Option<String>, Query, description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("ordering" = Option<String>, Query, pattern = r"^-?(created_at|priority)$", description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
     responses((status = 200, body = ListBody<Update>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -90,7 +90,7 @@ pub async fn create(
     operation_id = "updates_read",
     tag = "updates",
     summary = "One update",
-    params(("id" = u64, Path, description = "The update's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
     responses((status = 200, body = Update), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -108,7 +108,7 @@ pub async fn read(
     operation_id = "updates_update",
     tag = "updates",
     summary = "Change an update (author or admin)",
-    params(("id" = u64, Path, description = "The update's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
     request_body = UpdatePatch,
     responses((status = 200, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
@@ -134,7 +134,7 @@ pub async fn update(
     operation_id = "updates_remove",
     tag = "updates",
     summary = "Delete an update (author or admin)",
-    params(("id" = u64, Path, description = "The update's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
     responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -153,7 +153,7 @@ pub async fn remove(
     operation_id = "updates_notifications",
     tag = "notifications",
     summary = "Your notifications, newest first",
-    params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
+    params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
     responses((status = 200, body = ListBody<NotificationView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -181,7 +181,7 @@ pub async fn notifications(
     operation_id = "updates_read_one",
     tag = "notifications",
     summary = "Mark a notification read",
-    params(("id" = u64, Path, description = "The notification's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The notification's id")),
     responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
     security(("bearer" = []))
 )]
