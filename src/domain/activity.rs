@@ -154,16 +154,20 @@ pub struct Activity {
     /// How urgent.
     pub priority: Priority,
     /// Planned or actual start.
+    #[schema(required = true)]
     #[serde(with = "rfc3339::option")]
     pub start_time: Option<OffsetDateTime>,
     /// Planned or actual end; not before `start_time`.
+    #[schema(required = true)]
     #[serde(with = "rfc3339::option")]
     pub end_time: Option<OffsetDateTime>,
     /// Who does it.
+    #[schema(required = true)]
     pub assigned_to: Option<UserId>,
     /// Who created it.
     pub created_by: UserId,
     /// The project it belongs to.
+    #[schema(required = true)]
     pub project_id: Option<ProjectId>,
     /// When created.
     #[serde(with = "rfc3339")]

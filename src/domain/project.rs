@@ -42,9 +42,11 @@ pub struct Project {
     /// Where it stands.
     pub status: ProjectStatus,
     /// Planned start.
+    #[schema(required = true)]
     #[serde(with = "date_format::iso_date::option")]
     pub start_date: Option<Date>,
     /// Planned end.
+    #[schema(required = true)]
     #[serde(with = "date_format::iso_date::option")]
     pub end_date: Option<Date>,
     /// Who runs it.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -67,6 +69,8 @@ pub struct ReadyBody {
     status: String,
     /// Per part: `ok` or what fails.
     checks: BTreeMap<String, String>,
+    /// Only when unavailable: code `unavailable` and the failing parts.
+    error: Option<ErrorDetail>,
 }
 
 struct BearerAuth;
@@ -86,11 +90,78 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Component schemas that only ever describe answers. Their objects are closed
+/// (`additionalProperties: false`), so that a field the server sends without documenting it, or
+/// one that should never leave it, breaks the document instead of passing unnoticed. Request
+/// bodies stay open: unknown fields in them are ignored (API.md §General).
+const RESPONSE_SCHEMAS: &[&str] = &[
+    "Activity",
+    "AuditEntry",
+    "Choice",
+    "ConversationView",
+    "ErrorBody",
+    "ErrorDetail",
+    "HealthBody",
+    "Hit",
+    "Message",
+    "NotificationView",
+    "Profile",
+    "Project",
+    "ReadyBody",
+    "SearchBody",
+    "StatusChoice",
+    "TokenBody",
+    "Update",
+    "UserView",
+];
+
+struct StrictResponses;
+
+impl Modify for StrictResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (name, schema) in components.schemas.iter_mut() {
+            // `ListBody<T>` is named `ListBody_T`; its items are written inline.
+            if RESPONSE_SCHEMAS.contains(&name.as_str()) || name.starts_with("ListBody_") {
+                close_objects(schema);
+            }
+        }
+    }
+}
+
+/// Closes every object with properties in `schema`, inline ones included; maps (objects that
+/// already say what their additional properties are) stay as they are.
+fn close_objects(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            if object.additional_properties.is_none() && !object.properties.is_empty() {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+            object.properties.values_mut().for_each(close_objects);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                close_objects(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(close_objects),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(close_objects),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Nexus", description = "Shop-floor operations for a small plant. See API.md for the contract."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StrictResponses),
     paths(
         rest::auth::register, rest::auth::login, rest::auth::refresh, rest::auth::logout,
         rest::auth::me, rest::auth::update_me, rest::auth::change_password,

@@ -235,3 +235,59 @@ async fn project_dates_have_four_digit_years() {
     let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
     assert!(body["error"]["fields"]["end_date"].is_array(), "{body}");
 }
+
+/// The document was looser than the answers: fields the server always sends (as `null` when
+/// empty) were optional, answer objects allowed any extra field, and search hits were an
+/// untyped object. A field dropped, renamed or leaked would not have broken it.
+#[tokio::test]
+async fn answer_schemas_are_closed_and_list_what_is_always_sent() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let required = |schema: &str| -> Vec<String> {
+        schemas[schema]["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} lists required fields"))
+            .iter()
+            .map(|v| v.as_str().expect("name").to_string())
+            .collect()
+    };
+    for (schema, fields) in [
+        (
+            "Activity",
+            &["start_time", "end_time", "assigned_to", "project_id"][..],
+        ),
+        ("Project", &["start_date", "end_date"]),
+        ("Message", &["receiver_id", "project_id"]),
+        ("AuditEntry", &["actor_id", "ip"]),
+        ("ListBody_Activity", &["next", "previous"]),
+    ] {
+        let listed = required(schema);
+        for field in fields {
+            assert!(listed.contains(&field.to_string()), "{schema}.{field}");
+        }
+    }
+    for schema in [
+        "Activity",
+        "Project",
+        "UserView",
+        "Profile",
+        "ErrorBody",
+        "Hit",
+    ] {
+        assert_eq!(
+            schemas[schema]["additionalProperties"], false,
+            "{schema} is closed"
+        );
+    }
+    assert_eq!(
+        schemas["ListBody_Activity"]["properties"]["results"]["items"]["additionalProperties"],
+        false
+    );
+    assert_eq!(
+        schemas["SearchBody"]["properties"]["results"]["items"]["$ref"],
+        "#/components/schemas/Hit"
+    );
+    // Request bodies stay open: unknown fields in them are ignored.
+    assert!(schemas["NewActivity"].get("additionalProperties").is_none());
+}

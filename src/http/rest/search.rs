@@ -24,7 +24,6 @@ pub struct SearchBody {
     /// Milliseconds the search took.
     took_ms: u64,
     /// This page, best first.
-    #[schema(value_type = Vec<Object>)]
     results: Vec<Hit>,
 }
 
