@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use serde::Serialize;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{health, rest};
@@ -157,11 +159,56 @@ fn close_objects(schema: &mut RefOr<Schema>) {
     }
 }
 
+/// Bodies that take exactly one of two ids (API.md §Chat): a chat message goes to a user or to
+/// a project room, a read marker names a conversation with a user or a room. Each becomes
+/// `allOf: [its fields, oneOf: [first id set and the other absent or null, the reverse]]`, so
+/// that the document, not only the prose, says that both or neither is a `400`.
+const EXACTLY_ONE_OF: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "NewMessage",
+        "receiver_id",
+        "UserId",
+        "project_id",
+        "ProjectId",
+    ),
+    ("ReadInput", "with", "UserId", "project", "ProjectId"),
+];
+
+struct ExactlyOneOf;
+
+impl Modify for ExactlyOneOf {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for &(name, a, a_schema, b, b_schema) in EXACTLY_ONE_OF {
+            let Some(fields) = components.schemas.remove(name) else {
+                continue;
+            };
+            let only = |set: &str, set_schema: &str, unset: &str| {
+                ObjectBuilder::new()
+                    .property(set, Ref::from_schema_name(set_schema))
+                    .property(unset, ObjectBuilder::new().schema_type(Type::Null))
+                    .required(set)
+            };
+            let combined = AllOfBuilder::new()
+                .item(fields)
+                .item(
+                    OneOfBuilder::new()
+                        .item(only(a, a_schema, b))
+                        .item(only(b, b_schema, a)),
+                )
+                .description(Some(format!("Exactly one of `{a}` and `{b}`.")));
+            components.schemas.insert(name.to_string(), combined.into());
+        }
+    }
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Nexus", description = "Shop-floor operations for a small plant. See API.md for the contract."),
-    modifiers(&BearerAuth, &StrictResponses),
+    modifiers(&BearerAuth, &StrictResponses, &ExactlyOneOf),
     paths(
         rest::auth::register, rest::auth::login, rest::auth::refresh, rest::auth::logout,
         rest::auth::me, rest::auth::update_me, rest::auth::change_password,

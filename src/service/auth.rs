@@ -94,7 +94,8 @@ pub struct AuthService {
 pub fn validate_new_user(input: &RegisterInput) -> Result<(), DomainError> {
     let mut fields = FieldErrors::new();
     validate_username(&input.username, &mut fields);
-    validate_email(&input.email, &mut fields);
+    // Checked as stored: trimmed, as on every other path that takes an email.
+    validate_email(input.email.trim(), &mut fields);
     validate_password("password", &input.password, &mut fields);
     if let Some(name) = &input.display_name {
         validate_display_name(name, &mut fields);

@@ -291,3 +291,53 @@ async fn answer_schemas_are_closed_and_list_what_is_always_sent() {
     // Request bodies stay open: unknown fields in them are ignored.
     assert!(schemas["NewActivity"].get("additionalProperties").is_none());
 }
+
+/// Sign-up checked the email before trimming it, so ` ann@plant.test ` was a `400` there while
+/// the profile and admin paths (and the stored value) trim it first.
+#[tokio::test]
+async fn sign_up_trims_the_email_like_every_other_path() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/api/auth/register/",
+            None,
+            &serde_json::json!({"username": "ann", "email": " ann@plant.test ",
+                                "password": "ann-password-1"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(json_of(r).await["email"], "ann@plant.test");
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            "/api/users/",
+            Some(&admin),
+            &serde_json::json!({"username": "bob", "email": "\tbob@plant.test\n",
+                                "password": "bob-password-1", "role": "user"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(json_of(r).await["email"], "bob@plant.test");
+}
+
+/// "Exactly one of `receiver_id` and `project_id`" (and of `with` and `project` for read
+/// markers) was only prose; the document now says it, so generated bodies stop sending both.
+#[tokio::test]
+async fn document_says_exactly_one_conversation_id() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    for (schema, a, b) in [
+        ("NewMessage", "receiver_id", "project_id"),
+        ("ReadInput", "with", "project"),
+    ] {
+        let branches = doc["components"]["schemas"][schema]["allOf"][1]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has a oneOf"))
+            .clone();
+        assert_eq!(branches.len(), 2, "{schema}");
+        assert_eq!(branches[0]["required"], serde_json::json!([a]), "{schema}");
+        assert_eq!(branches[0]["properties"][b]["type"], "null", "{schema}");
+        assert_eq!(branches[1]["required"], serde_json::json!([b]), "{schema}");
+        assert_eq!(branches[1]["properties"][a]["type"], "null", "{schema}");
+    }
+}
