@@ -132,7 +132,14 @@ api POST /api/chat/messages/ "$ADMIN_TOKEN" "{\"project_id\":$P1,\"content\":\"K
 # Kept for the summary, which must work even if the server dies during the run.
 curl -fsS -o "$WORK/openapi.json" "$BASE/api/openapi.json"
 
-CHECKS="${NEXUS_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}"
+# Every answer: no 5xx; status, content type, headers and body as documented. Beyond that:
+# operations that declare bearer auth refuse requests without it (ignored_auth); undocumented
+# methods are 405 with an Allow header; a deleted object is gone (use_after_free) and a created
+# one can be read back (ensure_resource_availability). Not positive_data_acceptance or
+# negative_data_rejection: the document cannot say everything that makes input valid (existing
+# ids, exactly one of with/project in a query, the search syntax), and the server treats an empty
+# filter as absent, which the document's formats call invalid.
+CHECKS="${NEXUS_FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth,unsupported_method,allow_header_conformance,missing_required_header,use_after_free,ensure_resource_availability}"
 SESSION_OPS=(--include-name "POST /api/auth/logout/" --include-name "POST /api/auth/password/" --include-name "PATCH /api/users/{id}/")
 
 # run_pass NAME [schemathesis filter options...], with the hooks' identity in the environment.

@@ -341,3 +341,26 @@ async fn document_says_exactly_one_conversation_id() {
         assert_eq!(branches[1]["properties"][a]["type"], "null", "{schema}");
     }
 }
+
+/// `423` and `429` answers carry `Retry-After` (API.md §Errors), and the document says so, so
+/// that clients (and the fuzzer's header check) can rely on it.
+#[tokio::test]
+async fn document_lists_retry_after_on_423_and_429() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    let mut answers = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for status in ["423", "429"] {
+                if let Some(response) = operation["responses"].get(status) {
+                    answers += 1;
+                    assert!(
+                        response["headers"].get("Retry-After").is_some(),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(answers > 40, "{answers}");
+}

@@ -42,7 +42,7 @@ pub struct SearchBody {
         (status = 200, body = SearchBody),
         (status = 400, description = "The query does not parse; the message says where", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))),
         (status = 503, description = "The index is being rebuilt", body = ErrorBody)
     ),
     security(("bearer" = []))
