@@ -10,7 +10,7 @@ use ::time::OffsetDateTime;
 
 /// Declares a string enum with its wire names and labels, in order.
 macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal, $label:literal;)+ }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:tt, $label:literal;)+ }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum $name {
@@ -154,16 +154,20 @@ pub struct Activity {
     /// How urgent.
     pub priority: Priority,
     /// Planned or actual start.
+    #[schema(required = true)]
     #[serde(with = "rfc3339::option")]
     pub start_time: Option<OffsetDateTime>,
     /// Planned or actual end; not before `start_time`.
+    #[schema(required = true)]
     #[serde(with = "rfc3339::option")]
     pub end_time: Option<OffsetDateTime>,
     /// Who does it.
+    #[schema(required = true)]
     pub assigned_to: Option<UserId>,
     /// Who created it.
     pub created_by: UserId,
     /// The project it belongs to.
+    #[schema(required = true)]
     pub project_id: Option<ProjectId>,
     /// When created.
     #[serde(with = "rfc3339")]
@@ -172,6 +176,7 @@ pub struct Activity {
     #[serde(with = "rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Starts at 1, grows by one on every change.
+    #[schema(minimum = 1)]
     pub version: u64,
 }
 

@@ -14,9 +14,11 @@ pub struct AuditEntry {
     /// When.
     #[serde(with = "rfc3339")]
     pub ts: OffsetDateTime,
-    /// Who (absent for failed logins of unknown users).
+    /// Who (`null` for failed logins of unknown users).
+    #[schema(required = true)]
     pub actor_id: Option<UserId>,
     /// From which client address.
+    #[schema(required = true)]
     pub ip: Option<String>,
     /// e.g. `login.success`, `user.deactivate`, `activity.delete`.
     pub action: String,

@@ -25,8 +25,10 @@ pub struct Message {
     /// Its author.
     pub sender_id: UserId,
     /// For a direct message: the other person.
+    #[schema(required = true)]
     pub receiver_id: Option<UserId>,
     /// For a project room: the project.
+    #[schema(required = true)]
     pub project_id: Option<ProjectId>,
     /// 1–5,000 characters.
     pub content: String,

@@ -7,6 +7,7 @@ macro_rules! typed_id {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema(minimum = 1)]
         pub struct $name(pub u64);
 
         impl std::fmt::Display for $name {

@@ -42,9 +42,11 @@ pub struct Project {
     /// Where it stands.
     pub status: ProjectStatus,
     /// Planned start.
+    #[schema(required = true)]
     #[serde(with = "date_format::iso_date::option")]
     pub start_date: Option<Date>,
     /// Planned end.
+    #[schema(required = true)]
     #[serde(with = "date_format::iso_date::option")]
     pub end_date: Option<Date>,
     /// Who runs it.
@@ -97,6 +99,17 @@ pub fn validate_fields(
         && d.chars().count() > 20_000
     {
         push_field(fields, "description", "must be at most 20000 characters");
+    }
+    // `YYYY-MM-DD` has room for years 0 to 9999 only; the parser also takes signed years
+    // (`-0001-01-01`), which the API would then show in a form the contract does not allow.
+    for (field, date) in [("start_date", start), ("end_date", end)] {
+        if date.is_some_and(|d| !(0..=9999).contains(&d.year())) {
+            push_field(
+                fields,
+                field,
+                "must be a date from 0000-01-01 to 9999-12-31",
+            );
+        }
     }
     if let (Some(start), Some(end)) = (start, end)
         && end < start

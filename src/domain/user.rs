@@ -53,16 +53,20 @@ pub struct Profile {
     pub shift: String,
 }
 
-/// A change to some profile fields; absent fields stay as they are.
+/// A change to some profile fields (each at most 100 characters); absent fields stay as they are.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProfilePatch {
     /// New job title.
+    #[schema(max_length = 100)]
     pub job_title: Option<String>,
     /// New department.
+    #[schema(max_length = 100)]
     pub department: Option<String>,
     /// New phone.
+    #[schema(max_length = 100)]
     pub phone: Option<String>,
     /// New shift.
+    #[schema(max_length = 100)]
     pub shift: Option<String>,
 }
 

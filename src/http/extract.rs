@@ -133,16 +133,17 @@ impl QueryMap {
     }
 }
 
-/// Parses an RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date (its midnight UTC).
+/// Parses an RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date (its midnight UTC);
+/// `None` also for a time outside what UTC RFC 3339 can show (see `domain::time::to_utc`).
 pub fn parse_time(raw: &str) -> Option<crate::domain::time::Timestamp> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
-        return Some(t.to_offset(time::UtcOffset::UTC));
+        return crate::domain::time::to_utc(t);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(raw, &format)
         .ok()
-        .map(|d| d.midnight().assume_utc())
+        .and_then(|d| crate::domain::time::to_utc(d.midnight().assume_utc()))
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "operations",
     summary = "The process serves",
     responses((status = 200, body = HealthBody))
@@ -32,6 +33,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "operations",
     summary = "The database is open and writable",
     responses((status = 200, body = ReadyBody), (status = 503, body = ReadyBody))

@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use serde::Serialize;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{health, rest};
@@ -67,6 +71,8 @@ pub struct ReadyBody {
     status: String,
     /// Per part: `ok` or what fails.
     checks: BTreeMap<String, String>,
+    /// Only when unavailable: code `unavailable` and the failing parts.
+    error: Option<ErrorDetail>,
 }
 
 struct BearerAuth;
@@ -86,11 +92,123 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Component schemas that only ever describe answers. Their objects are closed
+/// (`additionalProperties: false`), so that a field the server sends without documenting it, or
+/// one that should never leave it, breaks the document instead of passing unnoticed. Request
+/// bodies stay open: unknown fields in them are ignored (API.md §General).
+const RESPONSE_SCHEMAS: &[&str] = &[
+    "Activity",
+    "AuditEntry",
+    "Choice",
+    "ConversationView",
+    "ErrorBody",
+    "ErrorDetail",
+    "HealthBody",
+    "Hit",
+    "Message",
+    "NotificationView",
+    "Profile",
+    "Project",
+    "ReadyBody",
+    "SearchBody",
+    "StatusChoice",
+    "TokenBody",
+    "Update",
+    "UserView",
+];
+
+struct StrictResponses;
+
+impl Modify for StrictResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (name, schema) in components.schemas.iter_mut() {
+            // `ListBody<T>` is named `ListBody_T`; its items are written inline.
+            if RESPONSE_SCHEMAS.contains(&name.as_str()) || name.starts_with("ListBody_") {
+                close_objects(schema);
+            }
+        }
+    }
+}
+
+/// Closes every object with properties in `schema`, inline ones included; maps (objects that
+/// already say what their additional properties are) stay as they are.
+fn close_objects(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            if object.additional_properties.is_none() && !object.properties.is_empty() {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+            object.properties.values_mut().for_each(close_objects);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                close_objects(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(close_objects),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(close_objects),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+/// Bodies that take exactly one of two ids (API.md §Chat): a chat message goes to a user or to
+/// a project room, a read marker names a conversation with a user or a room. Each becomes
+/// `allOf: [its fields, oneOf: [first id set and the other absent or null, the reverse]]`, so
+/// that the document, not only the prose, says that both or neither is a `400`.
+const EXACTLY_ONE_OF: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "NewMessage",
+        "receiver_id",
+        "UserId",
+        "project_id",
+        "ProjectId",
+    ),
+    ("ReadInput", "with", "UserId", "project", "ProjectId"),
+];
+
+struct ExactlyOneOf;
+
+impl Modify for ExactlyOneOf {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for &(name, a, a_schema, b, b_schema) in EXACTLY_ONE_OF {
+            let Some(fields) = components.schemas.remove(name) else {
+                continue;
+            };
+            let only = |set: &str, set_schema: &str, unset: &str| {
+                ObjectBuilder::new()
+                    .property(set, Ref::from_schema_name(set_schema))
+                    .property(unset, ObjectBuilder::new().schema_type(Type::Null))
+                    .required(set)
+            };
+            let combined = AllOfBuilder::new()
+                .item(fields)
+                .item(
+                    OneOfBuilder::new()
+                        .item(only(a, a_schema, b))
+                        .item(only(b, b_schema, a)),
+                )
+                .description(Some(format!("Exactly one of `{a}` and `{b}`.")));
+            components.schemas.insert(name.to_string(), combined.into());
+        }
+    }
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Nexus", description = "Shop-floor operations for a small plant. See API.md for the contract."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StrictResponses, &ExactlyOneOf),
     paths(
         rest::auth::register, rest::auth::login, rest::auth::refresh, rest::auth::logout,
         rest::auth::me, rest::auth::update_me, rest::auth::change_password,

@@ -114,7 +114,7 @@ pub enum Readiness {
 }
 
 /// One hit.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     /// `activity`, `project`, `update` or `chat`.
     pub kind: String,

@@ -170,10 +170,17 @@ pub fn words_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// How deeply parentheses and `NOT`/`-` may nest. Parsing, building the index query and
+/// dropping the tree each recurse once per level on the request's stack: unbounded, a query of a
+/// thousand `(` overflowed it and aborted the whole server.
+pub const MAX_DEPTH: usize = 32;
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
     end: usize,
+    /// Parentheses and negations open around the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -190,6 +197,18 @@ impl Parser {
             position: self.position(),
             message: message.into(),
         })
+    }
+
+    /// Goes one level deeper (a parenthesis or a negation at `position`), within `MAX_DEPTH`.
+    fn enter(&mut self, position: usize) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError {
+                position,
+                message: format!("parentheses and NOT nest more than {MAX_DEPTH} deep"),
+            });
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn is_keyword(&self, keyword: &str) -> bool {
@@ -231,8 +250,11 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Node, ParseError> {
         if self.is_keyword("NOT") || matches!(self.peek(), Some(Token::Minus)) {
+            self.enter(self.position())?;
             self.at += 1;
-            return Ok(Node::Not(Box::new(self.unary()?)));
+            let inner = self.unary();
+            self.depth -= 1;
+            return Ok(Node::Not(Box::new(inner?)));
         }
         self.primary()
     }
@@ -245,7 +267,10 @@ impl Parser {
         self.at += 1;
         match token {
             Token::Open => {
-                let inner = self.or_expr()?;
+                self.enter(position)?;
+                let inner = self.or_expr();
+                self.depth -= 1;
+                let inner = inner?;
                 if !matches!(self.peek(), Some(Token::Close)) {
                     return Err(ParseError {
                         position,
@@ -350,6 +375,7 @@ pub fn parse(input: &str) -> Result<Node, ParseError> {
         tokens,
         at: 0,
         end: input.chars().count(),
+        depth: 0,
     };
     let node = parser.or_expr()?;
     if parser.at < parser.tokens.len() {
@@ -448,6 +474,20 @@ mod tests {
         assert!(parse("   ").is_err());
         assert!(parse("OR pump").is_err());
         assert!(parse("status:").is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(parse(&nested(MAX_DEPTH)).unwrap(), w("a"));
+        let e = parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.position, MAX_DEPTH, "{e}");
+        assert!(e.message.contains("nest"), "{e}");
+        // Deep enough to have overflowed the stack before the bound.
+        assert!(parse(&nested(100_000)).is_err());
+        assert!(parse(&format!("{}a", "NOT ".repeat(100_000))).is_err());
+        assert!(parse(&format!("{}a", "- ".repeat(100_000))).is_err());
+        assert!(parse(&format!("{}a", "NOT ".repeat(MAX_DEPTH))).is_ok());
     }
 
     #[test]

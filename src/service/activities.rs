@@ -14,7 +14,7 @@ use super::visibility::{self, viewer};
 use crate::domain::activity::{
     Activity, ActivityStatus, ActivityType, Move, Priority, status_move, validate_fields,
 };
-use crate::domain::error::FieldErrors;
+use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::project::Project;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::update::NotificationKind;
@@ -26,10 +26,12 @@ use crate::store::{
 /// `POST /api/activities/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewActivity {
-    /// 1–200 characters.
+    /// 1–200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// At most 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// Defaults to `other`.
     #[serde(rename = "type")]
@@ -53,9 +55,11 @@ pub struct NewActivity {
 /// `PATCH /api/activities/{id}/` body: absent fields stay; `null` clears a nullable one.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ActivityPatch {
-    /// New title.
+    /// New title: 1–200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
     /// New description.
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// New type.
     #[serde(rename = "type")]
@@ -160,8 +164,14 @@ pub struct ActivityService {
     search: SearchService,
 }
 
-fn utc(t: Option<Timestamp>) -> Option<Timestamp> {
-    t.map(|t| t.to_offset(::time::UtcOffset::UTC))
+/// `t` in UTC; a time UTC RFC 3339 cannot show is a validation error on `field`.
+fn utc(field: &str, t: Option<Timestamp>, fields: &mut FieldErrors) -> Option<Timestamp> {
+    let t = t?;
+    let utc = time::to_utc(t);
+    if utc.is_none() {
+        push_field(fields, field, time::OUT_OF_RANGE);
+    }
+    utc
 }
 
 fn not_found() -> DomainError {
@@ -208,8 +218,9 @@ impl ActivityService {
         principal: &Principal,
         input: NewActivity,
     ) -> Result<Activity, DomainError> {
-        let (start, end) = (utc(input.start_time), utc(input.end_time));
         let mut fields = FieldErrors::new();
+        let start = utc("start_time", input.start_time, &mut fields);
+        let end = utc("end_time", input.end_time, &mut fields);
         validate_fields(
             Some(&input.title),
             Some(&input.description),
@@ -393,6 +404,7 @@ impl ActivityService {
             )));
         }
         let mut new = old.clone();
+        let mut fields = FieldErrors::new();
         if let Some(t) = patch.title {
             new.title = t.trim().to_string();
         }
@@ -406,12 +418,11 @@ impl ActivityService {
             new.priority = p;
         }
         if let Some(s) = patch.start_time {
-            new.start_time = utc(s);
+            new.start_time = utc("start_time", s, &mut fields);
         }
         if let Some(e) = patch.end_time {
-            new.end_time = utc(e);
+            new.end_time = utc("end_time", e, &mut fields);
         }
-        let mut fields = FieldErrors::new();
         validate_fields(
             Some(&new.title),
             Some(&new.description),

@@ -32,21 +32,37 @@ pub const BAD_TOKEN: &str = "invalid, expired or revoked token";
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterInput {
     /// 3–32 of `[A-Za-z0-9_.-]`.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$")]
     pub username: String,
-    /// Unique email.
+    /// Unique email: `local@domain`, at most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.])?\s*$"
+    )]
     pub email: String,
     /// 10–256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
-    /// Defaults to the username.
+    /// At most 100 characters, no control characters; blank or absent means the username.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub display_name: Option<String>,
 }
 
 /// `PATCH /api/auth/user/` body.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateMeInput {
-    /// New email.
+    /// New email: `local@domain`, at most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.])?\s*$"
+    )]
     pub email: Option<String>,
-    /// New display name.
+    /// New display name: 1–100 characters, not all blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: Option<String>,
     /// Profile fields to change.
     pub profile: Option<ProfilePatch>,
@@ -78,7 +94,8 @@ pub struct AuthService {
 pub fn validate_new_user(input: &RegisterInput) -> Result<(), DomainError> {
     let mut fields = FieldErrors::new();
     validate_username(&input.username, &mut fields);
-    validate_email(&input.email, &mut fields);
+    // Checked as stored: trimmed, as on every other path that takes an email.
+    validate_email(input.email.trim(), &mut fields);
     validate_password("password", &input.password, &mut fields);
     if let Some(name) = &input.display_name {
         validate_display_name(name, &mut fields);

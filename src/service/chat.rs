@@ -24,7 +24,8 @@ pub struct NewMessage {
     pub receiver_id: Option<UserId>,
     /// For a project room.
     pub project_id: Option<ProjectId>,
-    /// 1–5,000 characters.
+    /// 1–5,000 characters, not all blank.
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
     pub content: String,
 }
 

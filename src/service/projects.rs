@@ -23,10 +23,12 @@ use crate::store::{Changeset, Expect, IdKind, Store, Write};
 /// `POST /api/projects/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewProject {
-    /// 1–200 characters, unique among projects not archived.
+    /// 1–200 characters, not all blank, unique among projects not archived.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    /// Free text.
+    /// Free text, at most 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     /// Defaults to `planning`.
     pub status: Option<ProjectStatus>,
@@ -46,9 +48,11 @@ pub struct NewProject {
 /// `PATCH /api/projects/{id}/` body.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ProjectPatch {
-    /// New name.
+    /// New name: 1–200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// New description.
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// New status.
     pub status: Option<ProjectStatus>,

@@ -19,10 +19,12 @@ use crate::store::{Changeset, Expect, IdKind, Store, Write};
 /// `POST /api/updates/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewUpdate {
-    /// 1–200 characters.
+    /// 1–200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
     /// At most 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub content: String,
     /// Defaults to `announcement`.
     #[serde(rename = "type")]
@@ -34,9 +36,11 @@ pub struct NewUpdate {
 /// `PATCH /api/updates/{id}/` body.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdatePatch {
-    /// New title.
+    /// New title: 1–200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
     /// New content.
+    #[schema(max_length = 20000)]
     pub content: Option<String>,
     /// New type.
     #[serde(rename = "type")]

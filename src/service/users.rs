@@ -46,9 +46,18 @@ pub struct AdminUpdateInput {
     pub role: Option<Role>,
     /// Activate or deactivate (which ends every session of the user).
     pub is_active: Option<bool>,
-    /// New display name.
+    /// New display name: 1–100 characters, not all blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: Option<String>,
-    /// New email.
+    /// New email: `local@domain`, at most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.])?\s*$"
+    )]
     pub email: Option<String>,
 }
 

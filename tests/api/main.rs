@@ -9,6 +9,7 @@ mod auth;
 mod chat;
 mod disk;
 mod errors;
+mod fuzz_regressions;
 mod health;
 mod limits;
 mod projects;

@@ -81,10 +81,11 @@ pub async fn list_for(
 #[utoipa::path(
     get,
     path = "/api/activities/",
+    operation_id = "activities_list",
     tag = "activities",
     summary = "Activities you may see",
-    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query, minimum = 1), ("created_by" = Option<u64>, Query, minimum = 1), ("project" = Option<u64>, Query, minimum = 1), ("start_after" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("start_before" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, pattern = r"^-?(start_time|end_time|priority|created_at|updated_at|title)$", description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -99,10 +100,11 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/activities/",
+    operation_id = "activities_create",
     tag = "activities",
     summary = "Create an activity",
     request_body = NewActivity,
-    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -117,10 +119,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/activities/{id}/",
+    operation_id = "activities_read",
     tag = "activities",
     summary = "One activity",
-    params(("id" = u64, Path, description = "The activity's id")),
-    responses((status = 200, body = Activity), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The activity's id")),
+    responses((status = 200, body = Activity), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -136,11 +139,12 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/activities/{id}/",
+    operation_id = "activities_update",
     tag = "activities",
     summary = "Change an activity",
-    params(("id" = u64, Path, description = "The activity's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The activity's id")),
     request_body = ActivityPatch,
-    responses((status = 200, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -161,10 +165,11 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/activities/{id}/",
+    operation_id = "activities_remove",
     tag = "activities",
     summary = "Delete an activity",
-    params(("id" = u64, Path, description = "The activity's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The activity's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn remove(
@@ -183,9 +188,10 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/activities/types/",
+    operation_id = "activities_types",
     tag = "activities",
     summary = "Activity types",
-    responses((status = 200, body = Vec<Choice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Vec<Choice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
@@ -200,9 +206,10 @@ pub async fn types(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
 #[utoipa::path(
     get,
     path = "/api/activities/statuses/",
+    operation_id = "activities_statuses",
     tag = "activities",
     summary = "Activity statuses",
-    responses((status = 200, body = Vec<StatusChoice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Vec<StatusChoice>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn statuses(AuthUser(_me): AuthUser) -> Json<Vec<Value>> {
@@ -268,10 +275,11 @@ pub fn csv_row(a: &Activity) -> String {
 #[utoipa::path(
     get,
     path = "/api/activities/export.csv",
+    operation_id = "activities_export",
     tag = "activities",
     summary = "The filtered list as CSV",
-    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending")),
-    responses((status = 200, description = "CSV, header row first", content_type = "text/csv", body = String), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query, minimum = 1), ("created_by" = Option<u64>, Query, minimum = 1), ("project" = Option<u64>, Query, minimum = 1), ("start_after" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("start_before" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, pattern = r"^-?(start_time|end_time|priority|created_at|updated_at|title)$", description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending")),
+    responses((status = 200, description = "CSV, header row first", content_type = "text/csv", body = String), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn export(

@@ -44,6 +44,8 @@ pub struct LogoutInput {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordInput {
     current_password: String,
+    /// 10–256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     new_password: String,
 }
 
@@ -72,10 +74,11 @@ impl TokenBody {
 #[utoipa::path(
     post,
     path = "/api/auth/register/",
+    operation_id = "auth_register",
     tag = "auth",
     summary = "Sign up as a user (when registration is enabled)",
     request_body = RegisterInput,
-    responses((status = 201, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+    responses((status = 201, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn register(
     State(state): State<AppState>,
@@ -91,10 +94,11 @@ pub async fn register(
 #[utoipa::path(
     post,
     path = "/api/auth/login/",
+    operation_id = "auth_login",
     tag = "auth",
     summary = "Sign in",
     request_body = LoginInput,
-    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 423, description = "Account locked", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 423, description = "Account locked", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock ends"))), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn login(
     State(state): State<AppState>,
@@ -114,10 +118,11 @@ pub async fn login(
 #[utoipa::path(
     post,
     path = "/api/auth/refresh/",
+    operation_id = "auth_refresh",
     tag = "auth",
     summary = "Spend a refresh token for a new pair",
     request_body = RefreshInput,
-    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody))
+    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -130,10 +135,11 @@ pub async fn refresh(
 #[utoipa::path(
     post,
     path = "/api/auth/logout/",
+    operation_id = "auth_logout",
     tag = "auth",
     summary = "End this session",
     request_body = Option<LogoutInput>,
-    responses((status = 204, description = "Signed out"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 204, description = "Signed out"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn logout(
@@ -149,9 +155,10 @@ pub async fn logout(
 #[utoipa::path(
     get,
     path = "/api/auth/user/",
+    operation_id = "auth_me",
     tag = "auth",
     summary = "The current user",
-    responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
@@ -161,10 +168,11 @@ pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
 #[utoipa::path(
     patch,
     path = "/api/auth/user/",
+    operation_id = "auth_update_me",
     tag = "auth",
     summary = "Change your email, name or profile",
     request_body = UpdateMeInput,
-    responses((status = 200, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update_me(
@@ -179,10 +187,11 @@ pub async fn update_me(
 #[utoipa::path(
     post,
     path = "/api/auth/password/",
+    operation_id = "auth_change_password",
     tag = "auth",
     summary = "Change your password; ends your other sessions",
     request_body = PasswordInput,
-    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 204, description = "Changed"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn change_password(

@@ -28,10 +28,11 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     post,
     path = "/api/chat/messages/",
+    operation_id = "chat_send",
     tag = "chat",
     summary = "Send a direct or project-room message",
     request_body = NewMessage,
-    responses((status = 201, body = Message), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Message), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn send(
@@ -48,10 +49,11 @@ pub async fn send(
 #[utoipa::path(
     get,
     path = "/api/chat/messages/",
+    operation_id = "chat_messages",
     tag = "chat",
     summary = "A conversation, newest first",
-    params(("with" = Option<u64>, Query, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, description = "A project room"), ("before" = Option<u64>, Query, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("with" = Option<u64>, Query, minimum = 1, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, minimum = 1, description = "A project room"), ("before" = Option<u64>, Query, minimum = 1, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn messages(
@@ -74,10 +76,11 @@ pub async fn messages(
 #[utoipa::path(
     delete,
     path = "/api/chat/messages/{id}/",
+    operation_id = "chat_remove",
     tag = "chat",
     summary = "Delete a message (sender or admin)",
-    params(("id" = u64, Path, description = "The message's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The message's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn remove(
@@ -92,9 +95,10 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/chat/conversations/",
+    operation_id = "chat_conversations",
     tag = "chat",
     summary = "Your conversations with unread counts",
-    responses((status = 200, body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn conversations(
@@ -126,10 +130,11 @@ pub struct ReadInput {
 #[utoipa::path(
     post,
     path = "/api/chat/conversations/read/",
+    operation_id = "chat_mark_read",
     tag = "chat",
     summary = "Mark a conversation read",
     request_body = ReadInput,
-    responses((status = 204, description = "Marked"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 204, description = "Marked"), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn mark_read(

@@ -19,8 +19,10 @@ pub struct ListBody<T: Serialize> {
     /// Matches across all pages.
     pub count: usize,
     /// Link to the next page, or `null`.
+    #[schema(required = true)]
     pub next: Option<String>,
     /// Link to the previous page, or `null`.
+    #[schema(required = true)]
     pub previous: Option<String>,
     /// This page.
     pub results: Vec<T>,

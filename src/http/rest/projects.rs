@@ -33,10 +33,11 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/projects/",
+    operation_id = "projects_list",
     tag = "projects",
     summary = "Projects you may see",
-    params(("status" = Option<ProjectStatus>, Query), ("manager" = Option<u64>, Query), ("member" = Option<u64>, Query), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, description = "name, start_date, end_date or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<Project>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("status" = Option<ProjectStatus>, Query), ("manager" = Option<u64>, Query, minimum = 1), ("member" = Option<u64>, Query, minimum = 1), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, pattern = r"^-?(name|start_date|end_date|created_at)$", description = "name, start_date, end_date or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<Project>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -66,10 +67,11 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/projects/",
+    operation_id = "projects_create",
     tag = "projects",
     summary = "Create a project (admin or staff)",
     request_body = NewProject,
-    responses((status = 201, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -86,10 +88,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/",
+    operation_id = "projects_read",
     tag = "projects",
     summary = "One project",
-    params(("id" = u64, Path, description = "The project's id")),
-    responses((status = 200, body = Project), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
+    responses((status = 200, body = Project), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -103,11 +106,12 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/projects/{id}/",
+    operation_id = "projects_update",
     tag = "projects",
     summary = "Change a project (admin or manager)",
-    params(("id" = u64, Path, description = "The project's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = ProjectPatch,
-    responses((status = 200, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -128,10 +132,11 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/projects/{id}/",
+    operation_id = "projects_remove",
     tag = "projects",
     summary = "Delete a project (admin); its activities stay",
-    params(("id" = u64, Path, description = "The project's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn remove(
@@ -146,10 +151,11 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/team/",
+    operation_id = "projects_team",
     tag = "projects",
     summary = "The team",
-    params(("id" = u64, Path, description = "The project's id")),
-    responses((status = 200, body = Vec<UserView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
+    responses((status = 200, body = Vec<UserView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn team(
@@ -173,11 +179,12 @@ pub struct MemberInput {
 #[utoipa::path(
     post,
     path = "/api/projects/{id}/team/",
+    operation_id = "projects_add_member",
     tag = "projects",
     summary = "Add a team member (admin or manager)",
-    params(("id" = u64, Path, description = "The project's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = MemberInput,
-    responses((status = 201, body = Vec<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Vec<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn add_member(
@@ -204,10 +211,11 @@ pub async fn add_member(
 #[utoipa::path(
     delete,
     path = "/api/projects/{id}/team/{user_id}/",
+    operation_id = "projects_remove_member",
     tag = "projects",
     summary = "Remove a team member (admin or manager)",
-    params(("id" = u64, Path, description = "The project's id"), ("user_id" = u64, Path, description = "The user's id")),
-    responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id"), ("user_id" = u64, Path, minimum = 1, description = "The user's id")),
+    responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn remove_member(
@@ -227,10 +235,11 @@ pub async fn remove_member(
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/activities/",
+    operation_id = "projects_activities",
     tag = "projects",
     summary = "The project's activities",
-    params(("id" = u64, Path, description = "The project's id"), ("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query), ("created_by" = Option<u64>, Query), ("project" = Option<u64>, Query), ("start_after" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("start_before" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id"), ("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query, minimum = 1), ("created_by" = Option<u64>, Query, minimum = 1), ("project" = Option<u64>, Query, minimum = 1), ("start_after" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("start_before" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, pattern = r"^-?(start_time|end_time|priority|created_at|updated_at|title)$", description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn activities(
@@ -255,11 +264,12 @@ pub async fn activities(
 #[utoipa::path(
     post,
     path = "/api/projects/{id}/activities/",
+    operation_id = "projects_create_activity",
     tag = "projects",
     summary = "Create an activity in the project",
-    params(("id" = u64, Path, description = "The project's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = NewActivity,
-    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create_activity(

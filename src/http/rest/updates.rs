@@ -29,10 +29,11 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/api/updates/",
+    operation_id = "updates_list",
     tag = "updates",
     summary = "Updates (announcements)",
-    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive"), ("ordering" = Option<String>, Query, description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<Update>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("ordering" = Option<String>, Query, pattern = r"^-?(created_at|priority)$", description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<Update>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -65,10 +66,11 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/updates/",
+    operation_id = "updates_create",
     tag = "updates",
     summary = "Post an update (admin or staff)",
     request_body = NewUpdate,
-    responses((status = 201, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 201, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -85,10 +87,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/updates/{id}/",
+    operation_id = "updates_read",
     tag = "updates",
     summary = "One update",
-    params(("id" = u64, Path, description = "The update's id")),
-    responses((status = 200, body = Update), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
+    responses((status = 200, body = Update), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -102,11 +105,12 @@ pub async fn read(
 #[utoipa::path(
     patch,
     path = "/api/updates/{id}/",
+    operation_id = "updates_update",
     tag = "updates",
     summary = "Change an update (author or admin)",
-    params(("id" = u64, Path, description = "The update's id")),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
     request_body = UpdatePatch,
-    responses((status = 200, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 200, body = Update), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -127,10 +131,11 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/updates/{id}/",
+    operation_id = "updates_remove",
     tag = "updates",
     summary = "Delete an update (author or admin)",
-    params(("id" = u64, Path, description = "The update's id")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn remove(
@@ -145,10 +150,11 @@ pub async fn remove(
 #[utoipa::path(
     get,
     path = "/api/updates/notifications/",
+    operation_id = "updates_notifications",
     tag = "notifications",
     summary = "Your notifications, newest first",
-    params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, description = "Rows per page (default 50, at most 200)")),
-    responses((status = 200, body = ListBody<NotificationView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("unread" = Option<bool>, Query), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, body = ListBody<NotificationView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn notifications(
@@ -172,10 +178,11 @@ pub async fn notifications(
 #[utoipa::path(
     post,
     path = "/api/updates/notifications/{id}/read/",
+    operation_id = "updates_read_one",
     tag = "notifications",
     summary = "Mark a notification read",
-    params(("id" = u64, Path, description = "The notification's id")),
-    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    params(("id" = u64, Path, minimum = 1, description = "The notification's id")),
+    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read_one(
@@ -194,9 +201,10 @@ pub async fn read_one(
 #[utoipa::path(
     post,
     path = "/api/updates/notifications/read-all/",
+    operation_id = "updates_read_all",
     tag = "notifications",
     summary = "Mark all your notifications read",
-    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)),
+    responses((status = 204, description = "Marked"), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read_all(
