@@ -2,11 +2,13 @@
 //! HTTP as a client would. One test binary, one module per area, to keep link time down.
 
 mod common;
+mod process;
 
 mod activities;
 mod audit;
 mod auth;
 mod chat;
+mod crash;
 mod errors;
 mod health;
 mod projects;
