@@ -66,6 +66,9 @@ pub enum Node {
     Not(Box<Node>),
 }
 
+/// How deeply parentheses and NOT may nest.
+pub const MAX_DEPTH: usize = 32;
+
 /// Why a query did not parse, and where (a character offset from 0).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
@@ -174,6 +177,8 @@ struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
     end: usize,
+    /// Open parentheses and NOTs around the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -190,6 +195,20 @@ impl Parser {
             position: self.position(),
             message: message.into(),
         })
+    }
+
+    /// Goes one level deeper (a parenthesis or a NOT at `position`); a query nested beyond
+    /// `MAX_DEPTH` is refused here, before its depth can exhaust the stack of the parser or of
+    /// the search that would run it.
+    fn descend(&mut self, position: usize) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError {
+                position,
+                message: format!("the query nests deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn is_keyword(&self, keyword: &str) -> bool {
@@ -231,8 +250,11 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Node, ParseError> {
         if self.is_keyword("NOT") || matches!(self.peek(), Some(Token::Minus)) {
+            self.descend(self.position())?;
             self.at += 1;
-            return Ok(Node::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Node::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -245,7 +267,9 @@ impl Parser {
         self.at += 1;
         match token {
             Token::Open => {
+                self.descend(position)?;
                 let inner = self.or_expr()?;
+                self.depth -= 1;
                 if !matches!(self.peek(), Some(Token::Close)) {
                     return Err(ParseError {
                         position,
@@ -350,6 +374,7 @@ pub fn parse(input: &str) -> Result<Node, ParseError> {
         tokens,
         at: 0,
         end: input.chars().count(),
+        depth: 0,
     };
     let node = parser.or_expr()?;
     if parser.at < parser.tokens.len() {
@@ -456,6 +481,111 @@ mod tests {
             "\"", "((", "))", "-", "--a", "a:b:c", "*", "NOT", "\u{0}", "é*", ":", "a:\"\"",
         ] {
             let _ = parse(input);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for input in [
+            "(".repeat(100_000),
+            format!("{}pump{}", "(".repeat(100_000), ")".repeat(100_000)),
+            "NOT ".repeat(100_000) + "pump",
+            "- ".repeat(100_000) + "pump",
+            "(NOT ".repeat(50_000) + "pump",
+        ] {
+            let e = parse(&input).unwrap_err();
+            assert!(e.position <= input.chars().count(), "{e}");
+        }
+        // One word, however many dashes lead it.
+        assert_eq!(
+            parse(&("-".repeat(100_000) + "pump")).unwrap(),
+            Node::Not(Box::new(w("pump")))
+        );
+        // Nesting a person would write still parses.
+        let nested = format!(
+            "{}pump{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert_eq!(parse(&nested).unwrap(), w("pump"));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Strings made of the query language's pieces, so the parser's paths are all taken.
+        fn query_like() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("(".to_string()),
+                Just(")".to_string()),
+                Just("\"".to_string()),
+                Just("-".to_string()),
+                Just("*".to_string()),
+                Just(":".to_string()),
+                Just(" ".to_string()),
+                Just("AND ".to_string()),
+                Just("OR ".to_string()),
+                Just("NOT ".to_string()),
+                Just("title:".to_string()),
+                Just("status:".to_string()),
+                Just("colour:".to_string()),
+                "[a-zA-Z0-9_éß]{1,8}",
+                any::<char>().prop_map(String::from),
+            ];
+            prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        fn check(input: &str) {
+            match parse(input) {
+                Ok(node) => assert_well_formed(&node),
+                Err(e) => {
+                    assert!(
+                        e.position <= input.chars().count(),
+                        "position {} outside {input:?} ({} characters): {e}",
+                        e.position,
+                        input.chars().count()
+                    );
+                    assert!(!e.message.is_empty());
+                }
+            }
+        }
+
+        /// Words are non-empty and lower-case; groups are not empty.
+        fn assert_well_formed(node: &Node) {
+            match node {
+                Node::Word { text, .. } | Node::Prefix { text, .. } => {
+                    assert!(!text.is_empty());
+                    assert_eq!(*text, text.to_lowercase());
+                }
+                Node::Phrase { words, .. } => {
+                    assert!(words.len() >= 2);
+                    assert!(
+                        words
+                            .iter()
+                            .all(|w| !w.is_empty() && *w == w.to_lowercase())
+                    );
+                }
+                Node::And(parts) | Node::Or(parts) => {
+                    assert!(parts.len() >= 2);
+                    parts.iter().for_each(assert_well_formed);
+                }
+                Node::Not(inner) => assert_well_formed(inner),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn arbitrary_strings_never_panic_and_errors_point_into_the_input(input in any::<String>()) {
+                check(&input);
+            }
+
+            #[test]
+            fn query_like_strings_never_panic_and_errors_point_into_the_input(input in query_like()) {
+                check(&input);
+            }
         }
     }
 }

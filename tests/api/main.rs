@@ -10,6 +10,7 @@ mod auth;
 mod chat;
 mod crash;
 mod errors;
+mod fuzz;
 mod health;
 mod projects;
 mod realtime;
