@@ -15,6 +15,7 @@ mod health;
 mod projects;
 mod realtime;
 mod search;
+mod security;
 mod startup;
 mod updates;
 mod users;
