@@ -133,11 +133,12 @@ impl QueryMap {
     }
 }
 
-/// Parses an RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date (its midnight UTC).
+/// Parses an RFC 3339 time (normalised to UTC) or a `YYYY-MM-DD` date (its midnight UTC);
+/// a time whose UTC form is outside the years 0000 to 9999 does not parse.
 pub fn parse_time(raw: &str) -> Option<crate::domain::time::Timestamp> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
-        return Some(t.to_offset(time::UtcOffset::UTC));
+        return crate::domain::time::to_utc(t);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(raw, &format)

@@ -14,7 +14,7 @@ use super::visibility::{self, viewer};
 use crate::domain::activity::{
     Activity, ActivityStatus, ActivityType, Move, Priority, status_move, validate_fields,
 };
-use crate::domain::error::FieldErrors;
+use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::project::Project;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::update::NotificationKind;
@@ -160,8 +160,18 @@ pub struct ActivityService {
     search: SearchService,
 }
 
-fn utc(t: Option<Timestamp>) -> Option<Timestamp> {
-    t.map(|t| t.to_offset(::time::UtcOffset::UTC))
+/// A client's time in UTC; one whose UTC form is outside the years 0000 to 9999 is a
+/// validation error on `field` (and taken as absent so validation can go on).
+fn utc(t: Option<Timestamp>, field: &str, fields: &mut FieldErrors) -> Option<Timestamp> {
+    let utc = time::to_utc(t?);
+    if utc.is_none() {
+        push_field(
+            fields,
+            field,
+            "must lie within the years 0000 to 9999 once converted to UTC",
+        );
+    }
+    utc
 }
 
 fn not_found() -> DomainError {
@@ -208,8 +218,9 @@ impl ActivityService {
         principal: &Principal,
         input: NewActivity,
     ) -> Result<Activity, DomainError> {
-        let (start, end) = (utc(input.start_time), utc(input.end_time));
         let mut fields = FieldErrors::new();
+        let start = utc(input.start_time, "start_time", &mut fields);
+        let end = utc(input.end_time, "end_time", &mut fields);
         validate_fields(
             Some(&input.title),
             Some(&input.description),
@@ -405,13 +416,13 @@ impl ActivityService {
         if let Some(p) = patch.priority {
             new.priority = p;
         }
+        let mut fields = FieldErrors::new();
         if let Some(s) = patch.start_time {
-            new.start_time = utc(s);
+            new.start_time = utc(s, "start_time", &mut fields);
         }
         if let Some(e) = patch.end_time {
-            new.end_time = utc(e);
+            new.end_time = utc(e, "end_time", &mut fields);
         }
-        let mut fields = FieldErrors::new();
         validate_fields(
             Some(&new.title),
             Some(&new.description),

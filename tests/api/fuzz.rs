@@ -433,6 +433,54 @@ fn write_endpoints_answer_arbitrary_bytes_with_a_4xx_error_body_never_5xx() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn times_whose_utc_form_is_beyond_the_representable_years_are_400_not_500() {
+    // 9999-12-31T23:59:59-23:59 is in the year 10000 in UTC, 0000-01-01T00:00:00+23:59 in the
+    // year -1, beyond what RFC 3339 can write back; converting them used to panic (500).
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let activity = json_of(
+        app.post("/api/activities/", Some(&admin), &json!({"title": "Edge"}))
+            .await,
+    )
+    .await;
+    let path = format!("/api/activities/{}/", activity["id"]);
+    for time in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59"] {
+        for field in ["start_time", "end_time"] {
+            let r = app
+                .post(
+                    "/api/activities/",
+                    Some(&admin),
+                    &json!({"title": "Edge", field: time}),
+                )
+                .await;
+            let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+            assert!(body["error"]["fields"][field].is_array(), "{body}");
+            let r = app.patch(&path, &admin, &json!({field: time})).await;
+            let body = assert_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+            assert!(body["error"]["fields"][field].is_array(), "{body}");
+        }
+        for query in ["start_after", "start_before"] {
+            let r = app
+                .request(Method::GET, "/api/activities/", Some(&admin))
+                .query(&[(query, time)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}={time}");
+        }
+        let r = app
+            .request(Method::GET, "/api/updates/", Some(&admin))
+            .query(&[("since", time)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "since={time}");
+    }
+    // The activity is as it was.
+    assert_eq!(json_of(app.get(&path, &admin).await).await, activity);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Query strings
 
