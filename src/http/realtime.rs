@@ -137,6 +137,21 @@ enum End {
     Unauthenticated,
     GoingAway,
     ClientGone,
+    /// The client broke the protocol: the close code and reason to tell it.
+    ClientError(u16, &'static str),
+}
+
+/// The close frame for a read error: a message over `MAX_CLIENT_MESSAGE` is 1009, a protocol
+/// violation 1002, text that is not UTF-8 1007 (RFC 6455 §7.4.1). Anything else means the
+/// connection is gone and there is no one to tell.
+fn read_error_end(error: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error;
+    match error.into_inner().downcast_ref::<Error>() {
+        Some(Error::Capacity(_)) => End::ClientError(1009, "message too big"),
+        Some(Error::Protocol(_)) => End::ClientError(1002, "protocol error"),
+        Some(Error::Utf8(_)) => End::ClientError(1007, "text message is not UTF-8"),
+        _ => End::ClientGone,
+    }
 }
 
 async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, token: String) {
@@ -159,7 +174,8 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
         let outgoing: Vec<Message> = tokio::select! {
             () = stopping(&mut shutdown) => break End::GoingAway,
             incoming = stream.next() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::ClientGone,
+                None | Some(Ok(Message::Close(_))) => break End::ClientGone,
+                Some(Err(e)) => break read_error_end(e),
                 Some(Ok(Message::Text(raw))) => {
                     match client_message(&raw, &mut subscriber, store.as_ref()).await {
                         Ok((replies, replayed)) => {
@@ -201,6 +217,7 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
     let frame = match end {
         End::Unauthenticated => Some((CLOSE_UNAUTHENTICATED, "invalid or expired token")),
         End::GoingAway => Some((CLOSE_GOING_AWAY, "server shutting down")),
+        End::ClientError(code, reason) => Some((code, reason)),
         End::ClientGone => None,
     };
     if let Some((code, reason)) = frame {

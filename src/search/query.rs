@@ -204,7 +204,9 @@ impl Parser {
         if self.depth >= MAX_DEPTH {
             return Err(ParseError {
                 position,
-                message: format!("parentheses and NOT nest more than {MAX_DEPTH} deep"),
+                message: format!(
+                    "the query nests deeper than {MAX_DEPTH} levels of parentheses and NOT"
+                ),
             });
         }
         self.depth += 1;
@@ -496,6 +498,111 @@ mod tests {
             "\"", "((", "))", "-", "--a", "a:b:c", "*", "NOT", "\u{0}", "é*", ":", "a:\"\"",
         ] {
             let _ = parse(input);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for input in [
+            "(".repeat(100_000),
+            format!("{}pump{}", "(".repeat(100_000), ")".repeat(100_000)),
+            "NOT ".repeat(100_000) + "pump",
+            "- ".repeat(100_000) + "pump",
+            "(NOT ".repeat(50_000) + "pump",
+        ] {
+            let e = parse(&input).unwrap_err();
+            assert!(e.position <= input.chars().count(), "{e}");
+        }
+        // One word, however many dashes lead it.
+        assert_eq!(
+            parse(&("-".repeat(100_000) + "pump")).unwrap(),
+            Node::Not(Box::new(w("pump")))
+        );
+        // Nesting a person would write still parses.
+        let nested = format!(
+            "{}pump{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert_eq!(parse(&nested).unwrap(), w("pump"));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Strings made of the query language's pieces, so the parser's paths are all taken.
+        fn query_like() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("(".to_string()),
+                Just(")".to_string()),
+                Just("\"".to_string()),
+                Just("-".to_string()),
+                Just("*".to_string()),
+                Just(":".to_string()),
+                Just(" ".to_string()),
+                Just("AND ".to_string()),
+                Just("OR ".to_string()),
+                Just("NOT ".to_string()),
+                Just("title:".to_string()),
+                Just("status:".to_string()),
+                Just("colour:".to_string()),
+                "[a-zA-Z0-9_éß]{1,8}",
+                any::<char>().prop_map(String::from),
+            ];
+            prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        fn check(input: &str) {
+            match parse(input) {
+                Ok(node) => assert_well_formed(&node),
+                Err(e) => {
+                    assert!(
+                        e.position <= input.chars().count(),
+                        "position {} outside {input:?} ({} characters): {e}",
+                        e.position,
+                        input.chars().count()
+                    );
+                    assert!(!e.message.is_empty());
+                }
+            }
+        }
+
+        /// Words are non-empty and lower-case; groups are not empty.
+        fn assert_well_formed(node: &Node) {
+            match node {
+                Node::Word { text, .. } | Node::Prefix { text, .. } => {
+                    assert!(!text.is_empty());
+                    assert_eq!(*text, text.to_lowercase());
+                }
+                Node::Phrase { words, .. } => {
+                    assert!(words.len() >= 2);
+                    assert!(
+                        words
+                            .iter()
+                            .all(|w| !w.is_empty() && *w == w.to_lowercase())
+                    );
+                }
+                Node::And(parts) | Node::Or(parts) => {
+                    assert!(parts.len() >= 2);
+                    parts.iter().for_each(assert_well_formed);
+                }
+                Node::Not(inner) => assert_well_formed(inner),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn arbitrary_strings_never_panic_and_errors_point_into_the_input(input in any::<String>()) {
+                check(&input);
+            }
+
+            #[test]
+            fn query_like_strings_never_panic_and_errors_point_into_the_input(input in query_like()) {
+                check(&input);
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::common::*;
 /// The message of every failed login.
 const BAD_CREDENTIALS: &str = "invalid username or password";
 /// A JWT key for apps whose tokens the tests forge.
-const KNOWN_SECRET: &str = "a-known-test-signing-secret-of-at-least-32-bytes";
+pub(crate) const KNOWN_SECRET: &str = "a-known-test-signing-secret-of-at-least-32-bytes";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -60,7 +60,7 @@ fn b64url_decode(s: &str) -> Vec<u8> {
 }
 
 /// A JWT's three parts.
-fn parts(token: &str) -> (String, String, String) {
+pub(crate) fn parts(token: &str) -> (String, String, String) {
     let mut it = token.split('.');
     let (h, p, s) = (it.next(), it.next(), it.next());
     assert!(it.next().is_none(), "a JWT has three parts: {token}");
@@ -75,18 +75,18 @@ fn decode_part(part: &str) -> Value {
     serde_json::from_slice(&b64url_decode(part)).expect("JWT part is JSON")
 }
 
-fn encode_part(value: &Value) -> String {
+pub(crate) fn encode_part(value: &Value) -> String {
     b64url_encode(value.to_string().as_bytes())
 }
 
 /// A token's header and claims.
-fn jwt_header_and_claims(token: &str) -> (Value, Value) {
+pub(crate) fn jwt_header_and_claims(token: &str) -> (Value, Value) {
     let (h, p, _) = parts(token);
     (decode_part(&h), decode_part(&p))
 }
 
 /// Signs `claims` with `key` using `alg`.
-fn sign(alg: Algorithm, claims: &Value, key: &[u8]) -> String {
+pub(crate) fn sign(alg: Algorithm, claims: &Value, key: &[u8]) -> String {
     jsonwebtoken::encode(
         &Header::new(alg),
         claims,
@@ -95,7 +95,7 @@ fn sign(alg: Algorithm, claims: &Value, key: &[u8]) -> String {
     .expect("sign")
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

@@ -38,21 +38,15 @@ impl SmallDisk {
         self.dir.path().to_path_buf()
     }
 
-    /// Writes a file that takes all but `mib` MiB of the free space; returns its path.
-    fn fill_leaving(&self, mib: u64) -> PathBuf {
+    /// Writes a file that takes every byte still free (the search index may be writing at the
+    /// same time, so it writes until the disk refuses); returns its path.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
         let path = self.dir.path().join("filler");
-        let out = Command::new("df")
-            .args(["-k", "--output=avail"])
-            .arg(self.dir.path())
-            .output()
-            .expect("df");
-        let free_kib: u64 = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)
-            .and_then(|l| l.trim().parse().ok())
-            .expect("df avail");
-        let bytes = (free_kib * 1024).saturating_sub(mib << 20);
-        std::fs::write(&path, vec![1u8; usize::try_from(bytes).expect("size")]).expect("fill");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![1u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
         path
     }
 
@@ -125,7 +119,7 @@ async fn a_full_disk_refuses_writes_with_503_keeps_reads_and_recovers_without_re
     let refusal = refusal.expect("the disk filled up and a write was refused");
     // Background work (the search index merging segments) frees and takes space on its own;
     // a filler file holds the disk full while reads are checked.
-    let filler_file = disk.fill_leaving(0);
+    let filler_file = disk.fill();
     assert_eq!(refusal["error"]["code"], "unavailable", "{refusal}");
     let message = refusal["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("disk"), "a clear reason: {message}");

@@ -2,19 +2,23 @@
 //! HTTP as a client would. One test binary, one module per area, to keep link time down.
 
 mod common;
+mod process;
 
 mod activities;
 mod audit;
 mod auth;
 mod chat;
+mod crash;
 mod disk;
 mod errors;
+mod fuzz;
 mod fuzz_regressions;
 mod health;
 mod limits;
 mod projects;
 mod realtime;
 mod search;
+mod security;
 mod startup;
 mod updates;
 mod users;

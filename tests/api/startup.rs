@@ -1,165 +1,16 @@
 //! The `nexus` binary as an operator meets it: first start, restart, bad data directories,
 //! layered configuration and graceful shutdown. These run the real binary as a child process.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nexus");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A `nexus` command with a clean `NEXUS_*` environment.
-fn nexus(data: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("NEXUS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("serve").arg("--data").arg(data);
-    cmd.env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0");
-    cmd
-}
-
-struct Running {
-    child: Child,
-    base: String,
-    stdout: std::sync::mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(cmd: Command) -> Running {
-        Self::start_logging_to(cmd, Stdio::null())
-    }
-
-    fn start_logging_to(mut cmd: Command, stderr: Stdio) -> Running {
-        let port = free_port();
-        cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
-        cmd.stdout(Stdio::piped()).stderr(stderr);
-        let mut child = cmd.spawn().expect("spawn nexus");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::blocking_get(&format!("{base}/readyz"))
-                && r == StatusCode::OK
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("nexus exited early with {status}");
-            }
-            assert!(Instant::now() < deadline, "nexus did not become ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Running {
-            child,
-            base,
-            stdout: rx,
-        }
-    }
-
-    fn stdout_lines(&self) -> Vec<String> {
-        self.stdout.try_iter().collect()
-    }
-
-    /// Sends SIGTERM and waits for the exit code.
-    fn terminate(mut self) -> i32 {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: sending a signal to our own child process.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "nexus did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Tiny blocking helpers, so these tests need no runtime of their own.
-mod reqwest {
-    pub use ::reqwest::StatusCode;
-
-    pub fn blocking_get(url: &str) -> Result<StatusCode, ::reqwest::Error> {
-        let url = url.to_string();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async { ::reqwest::get(&url).await.map(|r| r.status()) })
-        })
-        .join()
-        .expect("request thread")
-    }
-
-    pub fn post_json(url: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
-        send_json("POST", url, None, Some(body))
-    }
-
-    /// Sends `body` (if any) with `method` and an optional bearer token.
-    pub fn send_json(
-        method: &str,
-        url: &str,
-        token: Option<String>,
-        body: Option<serde_json::Value>,
-    ) -> (StatusCode, serde_json::Value) {
-        let (method, url) = (method.to_string(), url.to_string());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let method = ::reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-                let mut request = ::reqwest::Client::new().request(method, &url);
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
-                if let Some(body) = body {
-                    request = request.json(&body);
-                }
-                let r = request.send().await.expect("request");
-                let status = r.status();
-                (status, r.json().await.unwrap_or(serde_json::Value::Null))
-            })
-        })
-        .join()
-        .expect("request thread")
-    }
-}
+use crate::process::{BIN, Running, blocking, free_port, nexus};
+use reqwest::StatusCode;
 
 fn login(base: &str, password: &str) -> StatusCode {
-    reqwest::post_json(
+    blocking::post_json(
         &format!("{base}/api/auth/login/"),
         json!({"username": "admin", "password": password}),
     )
@@ -298,7 +149,7 @@ fn settings_layer_file_then_environment_then_flags() {
     )
     .unwrap();
     let register = |base: &str, name: &str| {
-        reqwest::post_json(
+        blocking::post_json(
             &format!("{base}/api/auth/register/"),
             json!({"username": name, "email": format!("{name}@x.test"), "password": "long-enough-pw"}),
         )
@@ -378,12 +229,12 @@ fn reindex_rebuilds_the_search_index_of_a_stopped_server() {
     let mut cmd = nexus(dir.path());
     cmd.env("NEXUS_ADMIN_PASSWORD", "reindex-admin-pw");
     let app = Running::start(cmd);
-    let (_, login) = reqwest::post_json(
+    let (_, login) = blocking::post_json(
         &format!("{}/api/auth/login/", app.base),
         json!({"username": "admin", "password": "reindex-admin-pw"}),
     );
     let token = login["access"].as_str().expect("token").to_string();
-    let (status, _) = reqwest::send_json(
+    let (status, _) = blocking::send_json(
         "POST",
         &format!("{}/api/activities/", app.base),
         Some(token),
@@ -405,12 +256,12 @@ fn reindex_rebuilds_the_search_index_of_a_stopped_server() {
     let mut cmd = nexus(dir.path());
     cmd.env("NEXUS_ADMIN_PASSWORD", "reindex-admin-pw");
     let app = Running::start(cmd);
-    let (_, login) = reqwest::post_json(
+    let (_, login) = blocking::post_json(
         &format!("{}/api/auth/login/", app.base),
         json!({"username": "admin", "password": "reindex-admin-pw"}),
     );
     let token = login["access"].as_str().expect("token").to_string();
-    let (status, body) = reqwest::send_json(
+    let (status, body) = blocking::send_json(
         "GET",
         &format!("{}/api/search/?q=conveyor", app.base),
         Some(token),
@@ -448,7 +299,7 @@ fn every_acknowledged_activity_is_searchable_after_a_kill_and_restart() {
         Running::start(cmd)
     };
     let token_of = |base: &str| {
-        let (_, login) = reqwest::post_json(
+        let (_, login) = blocking::post_json(
             &format!("{base}/api/auth/login/"),
             json!({"username": "admin", "password": "crash-admin-pw"}),
         );
@@ -466,7 +317,7 @@ fn every_acknowledged_activity_is_searchable_after_a_kill_and_restart() {
                     let url = format!("{base}/api/activities/");
                     let body = json!({"title": format!("crashtest writer{w} number{n}")});
                     let outcome = std::panic::catch_unwind(|| {
-                        reqwest::send_json("POST", &url, Some(token.clone()), Some(body))
+                        blocking::send_json("POST", &url, Some(token.clone()), Some(body))
                     });
                     match outcome {
                         Ok((status, created)) if status == StatusCode::CREATED => {
@@ -502,7 +353,7 @@ fn every_acknowledged_activity_is_searchable_after_a_kill_and_restart() {
         found.clear();
         let mut page = 1;
         loop {
-            let (status, body) = reqwest::send_json(
+            let (status, body) = blocking::send_json(
                 "GET",
                 &format!(
                     "{}/api/activities/?q=crashtest&page_size=200&page={page}",
