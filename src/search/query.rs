@@ -175,6 +175,9 @@ pub fn words_of(text: &str) -> Vec<String> {
 /// thousand `(` overflowed it and aborted the whole server.
 pub const MAX_DEPTH: usize = 32;
 
+/// Words and phrases a query may hold.
+pub const MAX_TERMS: usize = 64;
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
@@ -373,6 +376,18 @@ pub fn parse(input: &str) -> Result<Node, ParseError> {
             message: "the query is empty".into(),
         });
     }
+    // Each word may expand to its typo and prefix variants, so thousands of them would keep a
+    // core busy for a second per request.
+    let terms = tokens.iter().filter(|(_, t)| {
+        matches!(t, Token::Word(w) if !matches!(w.as_str(), "AND" | "OR" | "NOT"))
+            || matches!(t, Token::Phrase(_))
+    });
+    if let Some((position, _)) = terms.clone().nth(MAX_TERMS) {
+        return Err(ParseError {
+            position: *position,
+            message: format!("the query has more than {MAX_TERMS} words and phrases"),
+        });
+    }
     let mut parser = Parser {
         tokens,
         at: 0,
@@ -499,6 +514,15 @@ mod tests {
         ] {
             let _ = parse(input);
         }
+    }
+
+    #[test]
+    fn a_query_of_too_many_words_is_refused_where_it_overflows() {
+        let words = |n: usize| vec!["pumps"; n].join(" OR ");
+        assert!(parse(&words(MAX_TERMS)).is_ok());
+        let e = parse(&words(MAX_TERMS + 1)).unwrap_err();
+        assert_eq!(e.position, MAX_TERMS * "pumps OR ".len(), "{e}");
+        assert!(e.message.contains("more than 64"), "{e}");
     }
 
     #[test]
