@@ -2,7 +2,7 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::facets::{Facet, Facets};
+use super::facets::{CountKey, Facet, Facets};
 use super::tables::*;
 use super::{Batch, storage_err};
 use crate::domain::ActivityId;
@@ -133,6 +133,19 @@ enum EqIndex {
     Wide(redb::TableDefinition<'static, (u64, u64), ()>, u64),
 }
 
+/// The in-memory count of the activities under `index`'s key.
+fn count_key(filter: &ActivityFilter) -> Option<CountKey> {
+    // The same order as `eq_indexes`: the first is the index a one-filter list reads.
+    filter
+        .assigned_to
+        .map(|u| CountKey::Assignee(u.0))
+        .or(filter.created_by.map(|u| CountKey::Creator(u.0)))
+        .or(filter.project.map(|p| CountKey::Project(p.0)))
+        .or(filter.status.map(|s| CountKey::Status(s.code())))
+        .or(filter.activity_type.map(|t| CountKey::Type(t.code())))
+        .or(filter.priority.map(|p| CountKey::Priority(p.code())))
+}
+
 /// The equality filters that have an index, most selective first.
 fn eq_indexes(filter: &ActivityFilter) -> Vec<EqIndex> {
     let mut out = Vec::new();
@@ -155,6 +168,36 @@ fn eq_indexes(filter: &ActivityFilter) -> Vec<EqIndex> {
         out.push(EqIndex::Small(ACT_BY_PRIORITY, p.code()));
     }
     out
+}
+
+/// One page of the ids under one index key, newest first (or oldest first), reading only the
+/// page's index entries and those it skips.
+fn ids_page(
+    txn: &ReadTransaction,
+    index: EqIndex,
+    descending: bool,
+    (offset, limit): (usize, usize),
+) -> Result<Vec<u64>, StoreError> {
+    macro_rules! page {
+        ($def:expr, $key:expr) => {{
+            let t = txn.open_table($def).map_err(storage_err)?;
+            let range = t.range(($key, 0)..=($key, u64::MAX)).map_err(storage_err)?;
+            let rows: Box<dyn Iterator<Item = _>> = if descending {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+            let mut ids = Vec::with_capacity(limit);
+            for row in rows.skip(offset).take(limit) {
+                ids.push(row.map_err(storage_err)?.0.value().1);
+            }
+            ids
+        }};
+    }
+    Ok(match index {
+        EqIndex::Small(def, key) => page!(def, key),
+        EqIndex::Wide(def, key) => page!(def, key),
+    })
 }
 
 /// Ids under one index key, newest first.
@@ -349,18 +392,24 @@ pub(super) fn list(
         && filter.start_after.is_none()
         && filter.start_before.is_none()
         && filter.ids.is_none();
-    // Fast path: one indexed filter, everything visible, by creation. The count is the index
-    // range's length and only the page's rows are read.
-    let ids =
-        if only_one_index && order == ActivityOrder::CreatedAt && matches!(viewer, Viewer::All) {
-            let mut ids = ids_desc(txn, indexes[0])?;
-            if !descending {
-                ids.reverse();
-            }
-            ids
-        } else {
-            matching_ids(txn, facets, viewer, filter, order, descending)?
-        };
+    let fast = only_one_index && order == ActivityOrder::CreatedAt && matches!(viewer, Viewer::All);
+    // Fastest path: the count kept in memory, and only the page's index entries and rows read,
+    // so the cost does not grow with the data.
+    if fast && let Some(count) = count_key(filter).and_then(|k| facets.count(k)) {
+        let page = ids_page(txn, indexes[0], descending, (offset, limit))?;
+        return Ok((count, by_ids(txn, &page)?));
+    }
+    // Fast path while the facets load: the count is the index range's length and only the
+    // page's rows are read.
+    let ids = if fast {
+        let mut ids = ids_desc(txn, indexes[0])?;
+        if !descending {
+            ids.reverse();
+        }
+        ids
+    } else {
+        matching_ids(txn, facets, viewer, filter, order, descending)?
+    };
     let count = ids.len();
     let page: Vec<u64> = ids.into_iter().skip(offset).take(limit).collect();
     Ok((count, by_ids(txn, &page)?))

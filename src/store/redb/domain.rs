@@ -582,6 +582,15 @@ mod tests {
                 start_after: Some(time::now()),
                 ..Default::default()
             },
+            // One indexed filter: the loaded store answers from its in-memory count.
+            ActivityFilter {
+                status: Some(ActivityStatus::InProgress),
+                ..Default::default()
+            },
+            ActivityFilter {
+                project: Some(ProjectId(41)),
+                ..Default::default()
+            },
         ];
         let orders = [
             ActivityOrder::CreatedAt,
@@ -604,6 +613,18 @@ mod tests {
                             .unwrap();
                         assert_eq!(got, want, "{viewer:?} {filter:?} {order:?} {descending}");
                         compared += usize::from(want.0 > 0);
+                        let paged = |s: &RedbStore| {
+                            let s = s.clone();
+                            let (viewer, filter) = (viewer.clone(), filter.clone());
+                            async move {
+                                s.activities(&viewer, &filter, order, descending, 3, 4)
+                                    .await
+                                    .unwrap()
+                            }
+                        };
+                        let (want_page, got_page) = (paged(&store).await, paged(&loading).await);
+                        assert_eq!(got_page, want_page, "page 2 of {filter:?} {order:?}");
+                        assert_eq!(want_page.0, want.0, "the same count on every page");
                     }
                 }
             }

@@ -99,8 +99,48 @@ enum State {
     /// The background load is running; these are the facets the writer refreshed meanwhile
     /// (`None`: deleted), which win over the load's older snapshot.
     Loading(HashMap<u64, Option<Facet>>),
-    /// Every activity's facet, indexed by id.
-    Ready(Vec<Option<Facet>>),
+    /// Every activity's facet, indexed by id, and how many activities hold each indexed value.
+    Ready(Vec<Option<Facet>>, Counts),
+}
+
+/// An indexed field's value, as the list counts know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CountKey {
+    /// `status` code.
+    Status(u8),
+    /// `type` code.
+    Type(u8),
+    /// `priority` code.
+    Priority(u8),
+    /// `assigned_to` (0: nobody).
+    Assignee(u64),
+    /// `created_by`.
+    Creator(u64),
+    /// `project_id` (0: none).
+    Project(u64),
+}
+
+/// Activities per indexed value, so a list filtered on one field knows its count without
+/// walking the whole index range (which grows with the data).
+type Counts = HashMap<CountKey, usize>;
+
+fn count_keys(f: &Facet) -> [CountKey; 6] {
+    [
+        CountKey::Status(f.status),
+        CountKey::Type(f.kind),
+        CountKey::Priority(f.priority),
+        CountKey::Assignee(f.assignee),
+        CountKey::Creator(f.creator),
+        CountKey::Project(f.project),
+    ]
+}
+
+fn tally(counts: &mut Counts, facet: Option<&Facet>, up: bool) {
+    let Some(facet) = facet else { return };
+    for key in count_keys(facet) {
+        let n = counts.entry(key).or_insert(0);
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
+    }
 }
 
 impl Facets {
@@ -163,7 +203,11 @@ impl Facets {
                 set(&mut rows, id, facet);
             }
         }
-        *state = State::Ready(rows);
+        let mut counts = Counts::new();
+        for facet in rows.iter().flatten() {
+            tally(&mut counts, Some(facet), true);
+        }
+        *state = State::Ready(rows, counts);
     }
 
     /// Records the committed state of activity `id` (`None`: deleted).
@@ -174,7 +218,23 @@ impl Facets {
             State::Loading(refreshed) => {
                 refreshed.insert(id, facet);
             }
-            State::Ready(rows) => set(rows, id, facet),
+            State::Ready(rows, counts) => {
+                let old = usize::try_from(id)
+                    .ok()
+                    .and_then(|i| rows.get(i).copied().flatten());
+                tally(counts, old.as_ref(), false);
+                tally(counts, facet.as_ref(), true);
+                set(rows, id, facet);
+            }
+        }
+    }
+
+    /// How many activities hold `key`, or `None` while the facets are loading.
+    pub fn count(&self, key: CountKey) -> Option<usize> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::Ready(_, counts) => Some(counts.get(&key).copied().unwrap_or(0)),
+            State::Loading(_) => None,
         }
     }
 
@@ -182,7 +242,7 @@ impl Facets {
     pub fn with<T>(&self, f: impl FnOnce(&[Option<Facet>]) -> T) -> Option<T> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         match &*state {
-            State::Ready(rows) => Some(f(rows)),
+            State::Ready(rows, _) => Some(f(rows)),
             State::Loading(_) => None,
         }
     }
@@ -252,5 +312,12 @@ mod tests {
         assert_eq!(rows[2], Some(facet(4)), "a later refresh wins");
         assert_eq!(rows[3], None, "a delete during the load stays deleted");
         assert_eq!(rows[9], Some(facet(2)), "a create during the load is kept");
+        assert_eq!(
+            facets.count(CountKey::Status(1)),
+            Some(1),
+            "only 1 is left at status 1"
+        );
+        assert_eq!(facets.count(CountKey::Status(4)), Some(1));
+        assert_eq!(facets.count(CountKey::Creator(1)), Some(3));
     }
 }
