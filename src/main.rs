@@ -65,6 +65,12 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers, and glibc's malloc and free were about a quarter of the instructions of a `get`
+/// (callgrind; see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let merge = |args: ServeArgs, top: ServeArgs| ServeArgs {

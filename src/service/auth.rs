@@ -84,7 +84,9 @@ pub struct Tokens {
 pub struct AuthService {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
-    tokens: TokenService,
+    /// Shared: the state is cloned for every request, and the keys and validation rules inside
+    /// cost allocations to copy.
+    tokens: Arc<TokenService>,
     lockout: Arc<Lockout>,
     allow_registration: bool,
     audit: AuditLog,
@@ -115,7 +117,7 @@ impl AuthService {
         Self {
             store,
             hasher,
-            tokens,
+            tokens: Arc::new(tokens),
             lockout: Arc::new(Lockout::new(
                 config.auth.lockout_failures,
                 Duration::from_secs(config.auth.lockout_secs),
