@@ -90,16 +90,7 @@ pub async fn run(
     let store = {
         let dir = data_dir.clone();
         let bus = bus.clone();
-        let options = store::redb::OpenOptions {
-            max_batch: if config.server.group_commit {
-                store::redb::MAX_BATCH
-            } else {
-                1
-            },
-            cache_bytes: config.server.db_cache_mb.saturating_mul(1 << 20),
-            min_free_bytes: config.server.min_free_disk_mb.saturating_mul(1 << 20),
-            quick_repair: config.server.quick_repair,
-        };
+        let options = store::redb::OpenOptions::of(&config.server);
         tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, options))
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))??

@@ -141,7 +141,7 @@ enum End {
     ClientError(u16, &'static str),
 }
 
-/// The close frame for a read error: a message over `MAX_CLIENT_MESSAGE` is 1009, a protocol
+/// The close frame for a read error: a message over `server.ws_max_message_bytes` is 1009, a protocol
 /// violation 1002, text that is not UTF-8 1007 (RFC 6455 §7.4.1). Anything else means the
 /// connection is gone and there is no one to tell.
 fn read_error_end(error: axum::Error) -> End {

@@ -133,39 +133,36 @@ enum EqIndex {
     Wide(redb::TableDefinition<'static, (u64, u64), ()>, u64),
 }
 
-/// The in-memory count of the activities under `index`'s key.
-fn count_key(filter: &ActivityFilter) -> Option<CountKey> {
-    // The same order as `eq_indexes`: the first is the index a one-filter list reads.
-    filter
-        .assigned_to
-        .map(|u| CountKey::Assignee(u.0))
-        .or(filter.created_by.map(|u| CountKey::Creator(u.0)))
-        .or(filter.project.map(|p| CountKey::Project(p.0)))
-        .or(filter.status.map(|s| CountKey::Status(s.code())))
-        .or(filter.activity_type.map(|t| CountKey::Type(t.code())))
-        .or(filter.priority.map(|p| CountKey::Priority(p.code())))
-}
-
-/// The equality filters that have an index, most selective first.
-fn eq_indexes(filter: &ActivityFilter) -> Vec<EqIndex> {
+/// The equality filters that have an index, most selective first, each with the key of its
+/// in-memory count.
+fn eq_indexes(filter: &ActivityFilter) -> Vec<(EqIndex, CountKey)> {
     let mut out = Vec::new();
     if let Some(u) = filter.assigned_to {
-        out.push(EqIndex::Wide(ACT_BY_ASSIGNEE, u.0));
+        out.push((EqIndex::Wide(ACT_BY_ASSIGNEE, u.0), CountKey::Assignee(u.0)));
     }
     if let Some(u) = filter.created_by {
-        out.push(EqIndex::Wide(ACT_BY_CREATOR, u.0));
+        out.push((EqIndex::Wide(ACT_BY_CREATOR, u.0), CountKey::Creator(u.0)));
     }
     if let Some(p) = filter.project {
-        out.push(EqIndex::Wide(ACT_BY_PROJECT, p.0));
+        out.push((EqIndex::Wide(ACT_BY_PROJECT, p.0), CountKey::Project(p.0)));
     }
     if let Some(s) = filter.status {
-        out.push(EqIndex::Small(ACT_BY_STATUS, s.code()));
+        out.push((
+            EqIndex::Small(ACT_BY_STATUS, s.code()),
+            CountKey::Status(s.code()),
+        ));
     }
     if let Some(t) = filter.activity_type {
-        out.push(EqIndex::Small(ACT_BY_TYPE, t.code()));
+        out.push((
+            EqIndex::Small(ACT_BY_TYPE, t.code()),
+            CountKey::Type(t.code()),
+        ));
     }
     if let Some(p) = filter.priority {
-        out.push(EqIndex::Small(ACT_BY_PRIORITY, p.code()));
+        out.push((
+            EqIndex::Small(ACT_BY_PRIORITY, p.code()),
+            CountKey::Priority(p.code()),
+        ));
     }
     out
 }
@@ -187,7 +184,7 @@ fn ids_page(
             } else {
                 Box::new(range)
             };
-            let mut ids = Vec::with_capacity(limit);
+            let mut ids = Vec::with_capacity(limit.min(1024));
             for row in rows.skip(offset).take(limit) {
                 ids.push(row.map_err(storage_err)?.0.value().1);
             }
@@ -202,30 +199,7 @@ fn ids_page(
 
 /// Ids under one index key, newest first.
 fn ids_desc(txn: &ReadTransaction, index: EqIndex) -> Result<Vec<u64>, StoreError> {
-    let mut ids = Vec::new();
-    match index {
-        EqIndex::Small(def, key) => {
-            let t = txn.open_table(def).map_err(storage_err)?;
-            for row in t
-                .range((key, 0)..=(key, u64::MAX))
-                .map_err(storage_err)?
-                .rev()
-            {
-                ids.push(row.map_err(storage_err)?.0.value().1);
-            }
-        }
-        EqIndex::Wide(def, key) => {
-            let t = txn.open_table(def).map_err(storage_err)?;
-            for row in t
-                .range((key, 0)..=(key, u64::MAX))
-                .map_err(storage_err)?
-                .rev()
-            {
-                ids.push(row.map_err(storage_err)?.0.value().1);
-            }
-        }
-    }
-    Ok(ids)
+    ids_page(txn, index, true, (0, usize::MAX))
 }
 
 /// Ids of every activity `viewer` (a member) may see, newest first: the union of what they
@@ -268,7 +242,7 @@ fn candidates(
         ids.dedup();
         return Ok(ids);
     }
-    if let Some(first) = eq_indexes(filter).first() {
+    if let Some((first, _)) = eq_indexes(filter).first() {
         return ids_desc(txn, *first);
     }
     if let Viewer::Member { user, projects } = viewer {
@@ -395,14 +369,14 @@ pub(super) fn list(
     let fast = only_one_index && order == ActivityOrder::CreatedAt && matches!(viewer, Viewer::All);
     // Fastest path: the count kept in memory, and only the page's index entries and rows read,
     // so the cost does not grow with the data.
-    if fast && let Some(count) = count_key(filter).and_then(|k| facets.count(k)) {
-        let page = ids_page(txn, indexes[0], descending, (offset, limit))?;
+    if fast && let Some(count) = facets.count(indexes[0].1) {
+        let page = ids_page(txn, indexes[0].0, descending, (offset, limit))?;
         return Ok((count, by_ids(txn, &page)?));
     }
     // Fast path while the facets load: the count is the index range's length and only the
     // page's rows are read.
     let ids = if fast {
-        let mut ids = ids_desc(txn, indexes[0])?;
+        let mut ids = ids_desc(txn, indexes[0].0)?;
         if !descending {
             ids.reverse();
         }

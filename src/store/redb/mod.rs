@@ -24,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 
+use crate::config::ServerConfig;
 use crate::domain::change::ChangeEntry;
 use crate::events::EventBus;
 use crate::store::{StoreError, StoreHealth};
@@ -76,14 +77,22 @@ pub struct OpenOptions {
     pub quick_repair: bool,
 }
 
-impl Default for OpenOptions {
-    fn default() -> Self {
+impl OpenOptions {
+    /// The tuning `server` configures.
+    pub fn of(server: &ServerConfig) -> Self {
         OpenOptions {
-            max_batch: MAX_BATCH,
-            cache_bytes: 256 << 20,
-            min_free_bytes: 64 << 20,
-            quick_repair: true,
+            max_batch: if server.group_commit { MAX_BATCH } else { 1 },
+            cache_bytes: server.db_cache_mb.saturating_mul(1 << 20),
+            min_free_bytes: server.min_free_disk_mb.saturating_mul(1 << 20),
+            quick_repair: server.quick_repair,
         }
+    }
+}
+
+impl Default for OpenOptions {
+    /// The configuration's defaults, so the two cannot drift apart.
+    fn default() -> Self {
+        OpenOptions::of(&ServerConfig::default())
     }
 }
 
