@@ -475,6 +475,13 @@ struct Seeded {
     users: Vec<u64>,
 }
 
+impl Seeded {
+    /// The seeded activity the `n`th request reads, spread over all of them.
+    fn activity(&self, n: u64) -> u64 {
+        self.activity_ids[(n as usize * 7919) % self.activity_ids.len().max(1)]
+    }
+}
+
 /// What a kept data directory was seeded with, so a later run reuses it without seeding.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SeedIds {
@@ -709,6 +716,25 @@ async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Re
     Ok(())
 }
 
+/// The `get` request: the `n`th request reads one seeded activity, spread over all of them.
+async fn get_one(c: reqwest::Client, base: String, s: Arc<Seeded>, n: u64) -> bool {
+    ok(c.get(format!("{base}/api/activities/{}/", s.activity(n)))
+        .bearer_auth(&s.admin)
+        .send()
+        .await)
+    .await
+}
+
+/// The `login` request: one of the ten bench users signs in.
+async fn login_one(c: reqwest::Client, base: String, n: u64) -> bool {
+    let body = json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
+    ok(c.post(format!("{base}/api/auth/login/"))
+        .json(&body)
+        .send()
+        .await)
+    .await
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -807,27 +833,10 @@ async fn main() -> Result<()> {
             let (c1, b1, s1) = (client.clone(), server.base.clone(), seeded.clone());
             let (c2, b2) = (client.clone(), server.base.clone());
             let gets = drive(half, duration, move |n| {
-                let (c, base, s) = (c1.clone(), b1.clone(), s1.clone());
-                async move {
-                    let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
-                    ok(c.get(format!("{base}/api/activities/{id}/"))
-                        .bearer_auth(&s.admin)
-                        .send()
-                        .await)
-                    .await
-                }
+                get_one(c1.clone(), b1.clone(), s1.clone(), n)
             });
             let logins = drive(half, duration, move |n| {
-                let (c, base) = (c2.clone(), b2.clone());
-                async move {
-                    let body =
-                        json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
-                    ok(c.post(format!("{base}/api/auth/login/"))
-                        .json(&body)
-                        .send()
-                        .await)
-                    .await
-                }
+                login_one(c2.clone(), b2.clone(), n)
             });
             let (gets, logins) = tokio::join!(gets, logins);
             print_row("flood-get", &gets);
@@ -869,15 +878,7 @@ async fn main() -> Result<()> {
         let outcome = match scenario.as_str() {
             "get" => {
                 drive(args.concurrency, duration, move |n| {
-                    let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                    async move {
-                        let id = s.activity_ids[(n as usize * 7919) % s.activity_ids.len().max(1)];
-                        ok(c.get(format!("{base}/api/activities/{id}/"))
-                            .bearer_auth(&s.admin)
-                            .send()
-                            .await)
-                        .await
-                    }
+                    get_one(c.clone(), base.clone(), s.clone(), n)
                 })
                 .await
             }
@@ -943,31 +944,21 @@ async fn main() -> Result<()> {
                                     "{base}/api/activities/?status=in_progress&page_size=50"
                                 ))
                                 .bearer_auth(&s.admin),
-                            _ => {
-                                let id = s.activity_ids
-                                    [(n as usize * 7919) % s.activity_ids.len().max(1)];
-                                c.get(format!("{base}/api/activities/{id}/"))
-                                    .bearer_auth(&s.admin)
-                            }
+                            _ => c
+                                .get(format!("{base}/api/activities/{}/", s.activity(n)))
+                                .bearer_auth(&s.admin),
                         };
                         ok(request.send().await).await
                     }
                 })
                 .await
             }
-            "login" => drive(args.concurrency, duration, move |n| {
-                let (c, base) = (c.clone(), base.clone());
-                async move {
-                    let body =
-                        json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
-                    ok(c.post(format!("{base}/api/auth/login/"))
-                        .json(&body)
-                        .send()
-                        .await)
-                    .await
-                }
-            })
-            .await,
+            "login" => {
+                drive(args.concurrency, duration, move |n| {
+                    login_one(c.clone(), base.clone(), n)
+                })
+                .await
+            }
             other => bail!("scenario {other:?} has no driver"),
         };
         print_row(scenario, &outcome);
