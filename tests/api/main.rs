@@ -22,3 +22,4 @@ mod security;
 mod startup;
 mod updates;
 mod users;
+mod visibility_matrix;
