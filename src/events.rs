@@ -18,12 +18,13 @@ pub struct EventBus {
     sender: broadcast::Sender<Arc<Published>>,
 }
 
-/// A committed entry on its way to live connections, with room for its rendered forms, so a
-/// change fanned out to thousands of connections is serialised once per topic, not once each.
+/// A committed entry on its way to live connections, with room for its rendered forms (per
+/// topic slot, per encoding), so a change fanned out to thousands of connections is
+/// serialised once per topic, not once each.
 #[derive(Debug)]
 pub struct Published {
     entry: ChangeEntry,
-    rendered: [OnceLock<Bytes>; 2],
+    rendered: [[OnceLock<Bytes>; 2]; 2],
 }
 
 impl Published {
@@ -31,13 +32,14 @@ impl Published {
     pub fn new(entry: ChangeEntry) -> Self {
         Self {
             entry,
-            rendered: [OnceLock::new(), OnceLock::new()],
+            rendered: Default::default(),
         }
     }
 
-    /// The form rendered for `slot` (0 or 1: the entry's topics), made by `render` once.
-    pub fn rendered(&self, slot: usize, render: impl FnOnce() -> Bytes) -> Bytes {
-        match self.rendered.get(slot) {
+    /// Encoding `form` (0 or 1) for `slot` (0 or 1: the entry's topics), made by `render`
+    /// once.
+    pub fn rendered(&self, slot: usize, form: usize, render: impl FnOnce() -> Bytes) -> Bytes {
+        match self.rendered.get(slot).and_then(|forms| forms.get(form)) {
             Some(cell) => cell.get_or_init(render).clone(),
             None => render(),
         }

@@ -1,7 +1,7 @@
 //! Nexus: shop-floor operations for a small plant, as one self-contained server.
 //!
-//! `run` is the whole server; `main` and the integration tests both call it, the tests on
-//! port 0 with a temporary data directory.
+//! `App::open` then `App::serve` is the whole server; `main`, the subcommands and the
+//! integration tests (on port 0 with a temporary data directory) all start from `App::open`.
 
 pub mod cli;
 pub mod config;
@@ -25,7 +25,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 use config::Config;
 use events::EventBus;
 use service::Services;
-use store::redb::RedbStore;
+use store::Store;
 
 /// How long in-flight requests may run on after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ pub enum StartError {
     },
     /// The database could not be opened.
     #[error(transparent)]
-    Store(#[from] store::redb::OpenError),
+    Store(#[from] store::OpenError),
     /// The signing key could not be read or made.
     #[error(transparent)]
     Key(#[from] signing_key::KeyError),
@@ -76,97 +76,166 @@ fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Opens the data directory, prepares first start, and serves on `listener` until `shutdown`
-/// completes; then drains in-flight requests (up to 10 s), commits what is queued and returns.
-pub async fn run(
+/// An opened data directory: the store (the backend `store::open` chooses), the search index
+/// and the services over them. The one way in: `serve`, every CLI subcommand and the tests
+/// start here.
+pub struct App {
     config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    let data_dir = config.server.data_dir.clone();
-    prepare_data_dir(&data_dir)?;
-    let key = signing_key::load_or_create(&data_dir, config.jwt_secret.as_ref())?;
-    let bus = EventBus::new();
-    let store = {
-        let dir = data_dir.clone();
-        let bus = bus.clone();
-        let options = store::redb::OpenOptions::of(&config.server);
-        tokio::task::spawn_blocking(move || RedbStore::open_with(&dir, bus, options))
-            .await
-            .map_err(|e| StartError::Bootstrap(e.to_string()))??
-    };
-    let (index, needs_rebuild) = {
-        let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir))
-            .await
-            .map_err(|e| StartError::Bootstrap(e.to_string()))?
-            .map_err(|e| StartError::Bootstrap(e.to_string()))?
-    };
-    let services = Services::new(&config, Arc::new(store.clone()), &key, index.clone())
+    /// The domain services, for adapters and subcommands.
+    pub services: Services,
+    store: Arc<dyn Store>,
+    index: search::SearchIndex,
+    bus: EventBus,
+    /// Whether the search index was missing or damaged when opened.
+    needs_rebuild: bool,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl App {
+    /// Opens the data directory of `config` (creating it, owner-only, if missing).
+    pub async fn open(config: &Config) -> Result<App, StartError> {
+        let data_dir = config.server.data_dir.clone();
+        prepare_data_dir(&data_dir)?;
+        let key = signing_key::load_or_create(&data_dir, config.jwt_secret.as_ref())?;
+        let bus = EventBus::new();
+        let store = {
+            let dir = data_dir.clone();
+            let bus = bus.clone();
+            let server = config.server.clone();
+            tokio::task::spawn_blocking(move || store::open(&dir, &server, bus))
+                .await
+                .map_err(|e| StartError::Bootstrap(e.to_string()))??
+        };
+        let opened = {
+            let dir = data_dir.clone();
+            tokio::task::spawn_blocking(move || search::SearchIndex::open(&dir))
+                .await
+                .map_err(|e| StartError::Bootstrap(e.to_string()))?
+        };
+        let (index, needs_rebuild) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                store.close().await;
+                return Err(StartError::Bootstrap(e.to_string()));
+            }
+        };
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+        let services = Services::new(
+            config,
+            store.clone(),
+            &key,
+            index.clone(),
+            bus.clone(),
+            stopping_rx,
+        )
         .map_err(|e| StartError::Bootstrap(e.to_string()))?;
-    let admin_password = config.admin_password.as_ref().map(|s| s.expose());
-    match services.users.bootstrap_admin(admin_password).await {
-        Ok(Some((user, Some(generated)))) => {
-            println!(
-                "First start: created user '{}' with password: {generated}\n\
-                 This password is shown only once; change it after signing in.",
-                user.username
-            );
-        }
-        Ok(Some((user, None))) => {
-            tracing::info!(username = %user.username, "first start: created admin user from NEXUS_ADMIN_PASSWORD");
-        }
-        Ok(None) => {}
-        Err(e) => return Err(StartError::Bootstrap(e.to_string())),
-    }
-    let mut needs_rebuild = needs_rebuild;
-    if needs_rebuild && matches!(services.store.searchable_count().await, Ok(0)) {
-        // Nothing to index: the new index is ready before the first request.
-        services
-            .search
-            .index()
-            .rebuild(services.store.as_ref())
-            .await
-            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
-        needs_rebuild = false;
-    }
-    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(index.clone().follow(
-        services.store.clone(),
-        bus.clone(),
-        needs_rebuild,
-        stopping_rx.clone(),
-    ));
-    let floor = index.clone();
-    tokio::spawn(service::retention::run(
-        services.store.clone(),
-        config.changes.clone(),
-        move || floor.indexed_seq(),
-        stopping_rx.clone(),
-    ));
-    let state = http::AppState::new(&config, services, bus.clone(), stopping_rx);
-    let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(&config, state));
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, data_dir = %data_dir.display(), "nexus serving");
+        Ok(App {
+            config: config.clone(),
+            services,
+            store,
+            index,
+            bus,
+            needs_rebuild,
+            stopping,
+        })
     }
 
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new requests, draining in-flight ones");
-        // Live connections close with a going-away message.
-        let _ = stopping_tx.send(true);
-    };
-    http::serve::serve(
-        listener,
-        app,
-        http::serve::ConnectionLimits::of(&config.server),
-        signal,
-        DRAIN_TIMEOUT,
-    )
-    .await;
-    // The search index flushes what it has not committed yet.
-    let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
-    store.close().await;
-    tracing::info!("nexus stopped");
-    Ok(())
+    /// Rebuilds the search index from the database; returns how many objects it holds.
+    pub async fn rebuild_search(&self) -> Result<usize, StartError> {
+        let bootstrap = |e: domain::DomainError| StartError::Bootstrap(e.to_string());
+        let total = self
+            .store
+            .searchable_count()
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        self.index
+            .rebuild(self.store.as_ref())
+            .await
+            .map_err(bootstrap)?;
+        Ok(total)
+    }
+
+    /// Commits what is queued and closes the store.
+    pub async fn close(self) {
+        let _ = self.stopping.send(true);
+        self.store.close().await;
+    }
+
+    /// Prepares first start, and serves on `listener` until `shutdown` completes; then drains
+    /// in-flight requests (up to 10 s), commits what is queued and returns.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        if let Err(e) = self.bootstrap().await {
+            self.close().await;
+            return Err(e);
+        }
+        let config = self.config.clone();
+        let stopping_rx = self.stopping.subscribe();
+        let follower = tokio::spawn(self.index.clone().follow(
+            self.store.clone(),
+            self.bus.clone(),
+            self.needs_rebuild,
+            stopping_rx.clone(),
+        ));
+        let floor = self.index.clone();
+        tokio::spawn(service::retention::run(
+            self.store.clone(),
+            config.changes.clone(),
+            move || floor.indexed_seq(),
+            stopping_rx,
+        ));
+        let state = http::AppState::new(&config, self.services.clone());
+        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(&config, state));
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, data_dir = %config.server.data_dir.display(), "nexus serving");
+        }
+        let stopping = self.stopping.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new requests, draining in-flight ones");
+            // Live connections close with a going-away message.
+            let _ = stopping.send(true);
+        };
+        http::serve::serve(
+            listener,
+            app,
+            http::serve::ConnectionLimits::of(&config.server),
+            signal,
+            DRAIN_TIMEOUT,
+        )
+        .await;
+        // The search index flushes what it has not committed yet.
+        let _ = tokio::time::timeout(Duration::from_secs(10), follower).await;
+        self.close().await;
+        tracing::info!("nexus stopped");
+        Ok(())
+    }
+
+    /// First start: the admin user, and an empty search index made ready at once.
+    async fn bootstrap(&mut self) -> Result<(), StartError> {
+        let admin_password = self.config.admin_password.as_ref().map(|s| s.expose());
+        match self.services.users.bootstrap_admin(admin_password).await {
+            Ok(Some((user, Some(generated)))) => {
+                println!(
+                    "First start: created user '{}' with password: {generated}\n\
+                     This password is shown only once; change it after signing in.",
+                    user.username
+                );
+            }
+            Ok(Some((user, None))) => {
+                tracing::info!(username = %user.username, "first start: created admin user from NEXUS_ADMIN_PASSWORD");
+            }
+            Ok(None) => {}
+            Err(e) => return Err(StartError::Bootstrap(e.to_string())),
+        }
+        if self.needs_rebuild && matches!(self.store.searchable_count().await, Ok(0)) {
+            // Nothing to index: the new index is ready before the first request.
+            self.rebuild_search().await?;
+            self.needs_rebuild = false;
+        }
+        Ok(())
+    }
 }

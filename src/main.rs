@@ -112,7 +112,11 @@ fn main() -> ExitCode {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {}: {e}", config.server.listen)),
         };
-        match nexus::run(config, listener, shutdown_signal()).await {
+        let served = match nexus::App::open(&config).await {
+            Ok(app) => app.serve(listener, shutdown_signal()).await,
+            Err(e) => Err(e),
+        };
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         }

@@ -4,6 +4,82 @@ use serde::{Deserialize, Serialize};
 
 use super::time::{Timestamp, rfc3339};
 
+/// The kinds of object the change log records. One enum for the log, realtime, search and
+/// every backend; the stored form is the snake_case name (`"message"` for chat messages), the
+/// same strings the log held before the enum, so existing data directories read unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// A user account (its changes reach no client; live connections reload their user).
+    User,
+    /// An activity.
+    Activity,
+    /// A project and its team.
+    Project,
+    /// An update (announcement).
+    Update,
+    /// A notification of one user.
+    Notification,
+    /// A chat message, direct or in a project room.
+    Message,
+}
+
+impl ObjectKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::User,
+        ObjectKind::Activity,
+        ObjectKind::Project,
+        ObjectKind::Update,
+        ObjectKind::Notification,
+        ObjectKind::Message,
+    ];
+    /// The kinds the search index holds, in the order a rebuild reads them.
+    pub const SEARCHABLE: [ObjectKind; 4] = [
+        ObjectKind::Activity,
+        ObjectKind::Project,
+        ObjectKind::Update,
+        ObjectKind::Message,
+    ];
+
+    /// The stored (and logged) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::User => "user",
+            ObjectKind::Activity => "activity",
+            ObjectKind::Project => "project",
+            ObjectKind::Update => "update",
+            ObjectKind::Notification => "notification",
+            ObjectKind::Message => "message",
+        }
+    }
+
+    /// The name search uses for the kind (API.md §Search: chat messages are `chat`), or `None`
+    /// for kinds that are not searched.
+    pub fn search_name(self) -> Option<&'static str> {
+        match self {
+            ObjectKind::Activity => Some("activity"),
+            ObjectKind::Project => Some("project"),
+            ObjectKind::Update => Some("update"),
+            ObjectKind::Message => Some("chat"),
+            ObjectKind::User | ObjectKind::Notification => None,
+        }
+    }
+
+    /// The kind search calls `name` (`activity`, `project`, `update`, `chat`).
+    pub fn from_search_name(name: &str) -> Option<ObjectKind> {
+        Self::SEARCHABLE
+            .into_iter()
+            .find(|k| k.search_name() == Some(name))
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What happened to the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,8 +117,8 @@ pub struct VisibilityKeys {
 pub struct ChangeEntry {
     /// Gapless sequence number; grows by one per committed change and never repeats.
     pub seq: u64,
-    /// Object kind: `user`, `activity`, `project`, …
-    pub kind: String,
+    /// What kind of object changed.
+    pub kind: ObjectKind,
     /// The object's id.
     pub id: u64,
     /// What happened.
@@ -55,4 +131,26 @@ pub struct ChangeEntry {
     /// The object as the REST API shows it after the change (its last state for a delete).
     #[serde(default)]
     pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_keep_their_stored_names() {
+        for kind in ObjectKind::ALL {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            let back: ObjectKind = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, kind);
+        }
+        assert_eq!(ObjectKind::Message.as_str(), "message");
+        assert_eq!(ObjectKind::Message.search_name(), Some("chat"));
+        assert_eq!(
+            ObjectKind::from_search_name("chat"),
+            Some(ObjectKind::Message)
+        );
+        assert_eq!(ObjectKind::from_search_name("message"), None);
+    }
 }

@@ -1,26 +1,236 @@
-//! Who may see and change what (API.md §Roles and visibility), as pure functions of the
-//! object and the caller. Every channel asks here: REST, GraphQL, realtime, search and the
-//! store's list queries.
+//! Who may see and change what (API.md §Roles and visibility), as pure functions of an object's
+//! visibility keys and the viewer. This is the one copy of the rules: REST reads and lists, the
+//! store's list queries, realtime delivery, search (through the tags derived here from the same
+//! keys), and every later adapter ask here.
+
+use std::collections::BTreeSet;
 
 use super::activity::Activity;
+use super::change::{ObjectKind, VisibilityKeys};
 use super::chat::Message;
 use super::project::Project;
+use super::update::{Notification, Update};
 use super::user::{Role, User};
 use super::{ProjectId, UserId};
 
-/// A caller as the visibility rules see them.
-#[derive(Clone, Debug)]
-pub enum Viewer {
-    /// Admin or staff: sees every project, activity and room.
-    All,
-    /// A `user`: sees what they created or are assigned, what is in their projects, and
-    /// activities with no project.
-    Member {
-        /// The user.
-        user: UserId,
-        /// Projects they manage or are on the team of.
-        projects: Vec<ProjectId>,
-    },
+/// An object whose visibility follows from its keys.
+pub trait Visible {
+    /// Its kind.
+    const KIND: ObjectKind;
+    /// Its id.
+    fn object_id(&self) -> u64;
+    /// The keys that decide who may see it; also what the change log records with it.
+    fn visibility_keys(&self) -> VisibilityKeys;
+}
+
+impl Visible for Activity {
+    const KIND: ObjectKind = ObjectKind::Activity;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            project: self.project_id.map(|p| p.0),
+            creator: Some(self.created_by.0),
+            assignee: self.assigned_to.map(|u| u.0),
+            parties: Vec::new(),
+        }
+    }
+}
+
+impl Visible for Project {
+    const KIND: ObjectKind = ObjectKind::Project;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    /// The manager is the creator key, the team the parties.
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            project: Some(self.id.0),
+            creator: Some(self.manager_id.0),
+            assignee: None,
+            parties: self.team_members.iter().map(|u| u.0).collect(),
+        }
+    }
+}
+
+impl Visible for Update {
+    const KIND: ObjectKind = ObjectKind::Update;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.created_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for Notification {
+    const KIND: ObjectKind = ObjectKind::Notification;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            parties: vec![self.recipient.0],
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for Message {
+    const KIND: ObjectKind = ObjectKind::Message;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    /// The sender is the creator; the parties are the sender and, for a direct message, the
+    /// receiver.
+    fn visibility_keys(&self) -> VisibilityKeys {
+        let mut parties = vec![self.sender_id.0];
+        parties.extend(self.receiver_id.map(|r| r.0));
+        VisibilityKeys {
+            project: self.project_id.map(|p| p.0),
+            creator: Some(self.sender_id.0),
+            assignee: None,
+            parties,
+        }
+    }
+}
+
+/// A caller as the visibility rules see them: who they are, whether their role sees every
+/// project (admin and staff), and the projects they manage or are on the team of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    user: UserId,
+    sees_all: bool,
+    projects: BTreeSet<u64>,
+}
+
+impl Viewer {
+    /// `user` with `role`, a member of `projects`.
+    pub fn new(user: UserId, role: Role, projects: impl IntoIterator<Item = ProjectId>) -> Viewer {
+        Viewer {
+            user,
+            sees_all: matches!(role, Role::Admin | Role::Staff),
+            projects: projects.into_iter().map(|p| p.0).collect(),
+        }
+    }
+
+    /// The signed-in user.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// Admin or staff: every project, activity and room (never others' direct messages or
+    /// notifications).
+    pub fn sees_all(&self) -> bool {
+        self.sees_all
+    }
+
+    /// The projects the user manages or is on the team of, ascending.
+    pub fn projects(&self) -> impl Iterator<Item = ProjectId> + '_ {
+        self.projects.iter().map(|p| ProjectId(*p))
+    }
+
+    /// Whether the user manages or is on the team of `project`.
+    pub fn in_project(&self, project: u64) -> bool {
+        self.projects.contains(&project)
+    }
+
+    /// Keeps memberships current as project changes go by (realtime): `involved` is whether
+    /// the user is the project's manager or on its team after the change.
+    pub fn set_membership(&mut self, project: u64, involved: bool) {
+        if involved {
+            self.projects.insert(project);
+        } else {
+            self.projects.remove(&project);
+        }
+    }
+
+    /// Whether the viewer may see an object of `kind` with `keys`: the rule of API.md §Roles.
+    pub fn may_see(&self, kind: ObjectKind, keys: &VisibilityKeys) -> bool {
+        let me = self.user.0;
+        match kind {
+            ObjectKind::Activity => {
+                self.sees_all
+                    || keys.creator == Some(me)
+                    || keys.assignee == Some(me)
+                    || keys.project.is_none_or(|p| self.in_project(p))
+            }
+            ObjectKind::Project => self.sees_all || is_project_member(me, keys),
+            ObjectKind::Update => true,
+            ObjectKind::Notification => keys.parties.contains(&me),
+            ObjectKind::Message => match keys.project {
+                Some(p) => self.sees_all || self.in_project(p),
+                None => keys.parties.contains(&me),
+            },
+            // Users are read through the directory, never as objects of this rule.
+            ObjectKind::User => false,
+        }
+    }
+
+    /// Whether the viewer may see `object`.
+    pub fn sees<T: Visible>(&self, object: &T) -> bool {
+        self.may_see(T::KIND, &object.visibility_keys())
+    }
+
+    /// The search tags this viewer holds: a document is visible when it carries one of them
+    /// (see `search_tags`).
+    pub fn search_tags(&self) -> Vec<String> {
+        let mut tags = vec![ALL.to_string(), format!("u:{}", self.user.0)];
+        if self.sees_all {
+            tags.push(STAFF.to_string());
+        }
+        tags.extend(self.projects.iter().map(|p| format!("p:{p}")));
+        tags
+    }
+}
+
+/// Whether `user` manages (the creator key) or is on the team of (the parties) the project
+/// with `keys`.
+pub fn is_project_member(user: u64, keys: &VisibilityKeys) -> bool {
+    keys.creator == Some(user) || keys.parties.contains(&user)
+}
+
+/// The tag every viewer holds.
+const ALL: &str = "all";
+/// The tag admin and staff hold.
+const STAFF: &str = "staff";
+
+/// The search tags of an object of `kind` with `keys`: `all` for everyone, `staff` for admin
+/// and staff, `u:{id}` for one user, `p:{id}` for the manager and team of a project (a project
+/// itself is tagged with its people, whose keys it carries). The same
+/// rule as `Viewer::may_see`, in the form an index can filter on (a test checks they agree).
+pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
+    let user = |id: u64| format!("u:{id}");
+    let project = |id: u64| format!("p:{id}");
+    let mut tags = Vec::new();
+    match kind {
+        ObjectKind::Activity => {
+            tags.push(STAFF.to_string());
+            tags.extend(keys.creator.map(user));
+            tags.extend(keys.assignee.map(user));
+            tags.push(keys.project.map_or_else(|| ALL.to_string(), project));
+        }
+        ObjectKind::Project => {
+            tags.push(STAFF.to_string());
+            tags.extend(keys.creator.map(user));
+            tags.extend(keys.parties.iter().copied().map(user));
+        }
+        ObjectKind::Update => tags.push(ALL.to_string()),
+        ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
+        ObjectKind::Message => match keys.project {
+            Some(p) => {
+                tags.push(STAFF.to_string());
+                tags.push(project(p));
+            }
+            None => tags.extend(keys.parties.iter().copied().map(user)),
+        },
+        ObjectKind::User => {}
+    }
+    tags
 }
 
 /// Admins and staff.
@@ -38,9 +248,9 @@ pub fn can_see_email(viewer: &User, user: &User) -> bool {
     is_admin(viewer) || viewer.id == user.id
 }
 
-/// Whether `user` may see `project`.
+/// Whether `user` may see `project` (its keys alone decide, so no memberships are needed).
 pub fn can_see_project(user: &User, project: &Project) -> bool {
-    is_staff(user) || project.involves(user.id)
+    Viewer::new(user.id, user.role, []).sees(project)
 }
 
 /// Whether `user` may change `project` and its team.
@@ -48,40 +258,10 @@ pub fn can_change_project(user: &User, project: &Project) -> bool {
     is_admin(user) || project.manager_id == user.id
 }
 
-/// Whether `viewer` may see `activity`.
-pub fn can_see_activity(viewer: &Viewer, activity: &Activity) -> bool {
-    match viewer {
-        Viewer::All => true,
-        Viewer::Member { user, projects } => member_sees_activity(
-            user.0,
-            activity.created_by.0,
-            activity.assigned_to.map(|u| u.0),
-            activity.project_id.map(|p| p.0),
-            |p| projects.iter().any(|mine| mine.0 == p),
-        ),
-    }
-}
-
-/// The activity rule for a `user` (not staff), from an activity's keys: its creator, its
-/// assignee, and its project, of which `in_project` says whether the user is on it. The one
-/// copy of the rule, shared by lists (on facets), single reads and live events.
-pub fn member_sees_activity(
-    user: u64,
-    creator: u64,
-    assignee: Option<u64>,
-    project: Option<u64>,
-    in_project: impl Fn(u64) -> bool,
-) -> bool {
-    creator == user || assignee == Some(user) || project.is_none_or(in_project)
-}
-
-/// Whether `user` may create an activity in `project` (`None`: no project). `member_of` says
-/// whether they manage or are on the team of that project.
+/// Whether `user` may create an activity in `project` (`None`: no project): anyone who may
+/// see the project.
 pub fn can_create_activity(user: &User, project: Option<&Project>) -> bool {
-    match project {
-        None => true,
-        Some(p) => is_staff(user) || p.involves(user.id),
-    }
+    project.is_none_or(|p| can_see_project(user, p))
 }
 
 /// Whether `user` may change `activity` (they can already see it).
@@ -94,15 +274,76 @@ pub fn can_delete_activity(user: &User, activity: &Activity) -> bool {
     is_staff(user) || activity.created_by == user.id
 }
 
-/// Whether `viewer` may see `message`; `room` is the message's project, when it has one.
-pub fn can_see_message(user: &User, message: &Message, room: Option<&Project>) -> bool {
-    match message.project_id {
-        None => message.sender_id == user.id || message.receiver_id == Some(user.id),
-        Some(_) => is_staff(user) || room.is_some_and(|p| p.involves(user.id)),
-    }
-}
-
 /// Whether `user` may delete `message` (they can already see it).
 pub fn can_delete_message(user: &User, message: &Message) -> bool {
     is_admin(user) || message.sender_id == user.id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of keys over three users and two projects, for every kind and every
+    /// viewer: the tags an index filters on must give the same answer as the rule itself.
+    #[test]
+    fn search_tags_agree_with_may_see() {
+        let users = [None, Some(1u64), Some(2), Some(3)];
+        let projects = [None, Some(10u64), Some(20)];
+        let parties: [&[u64]; 4] = [&[], &[1], &[2, 3], &[1, 2]];
+        let mut checked = 0;
+        for kind in ObjectKind::ALL {
+            for role in [Role::Admin, Role::Staff, Role::User] {
+                for mine in [&[][..], &[10][..], &[10, 20][..]] {
+                    let viewer = Viewer::new(UserId(1), role, mine.iter().map(|p| ProjectId(*p)));
+                    let held = viewer.search_tags();
+                    for creator in users {
+                        for assignee in users {
+                            for project in projects {
+                                for party in parties {
+                                    let keys = VisibilityKeys {
+                                        project,
+                                        creator,
+                                        assignee,
+                                        parties: party.to_vec(),
+                                    };
+                                    let by_tags =
+                                        search_tags(kind, &keys).iter().any(|t| held.contains(t));
+                                    assert_eq!(
+                                        by_tags,
+                                        viewer.may_see(kind, &keys),
+                                        "{kind} {role:?} member of {mine:?}, keys {keys:?}"
+                                    );
+                                    checked += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+    }
+
+    #[test]
+    fn staff_never_see_others_direct_messages_or_notifications() {
+        let staff = Viewer::new(UserId(1), Role::Staff, []);
+        let direct = VisibilityKeys {
+            creator: Some(2),
+            parties: vec![2, 3],
+            ..VisibilityKeys::default()
+        };
+        assert!(!staff.may_see(ObjectKind::Message, &direct));
+        let notification = VisibilityKeys {
+            parties: vec![2],
+            ..VisibilityKeys::default()
+        };
+        assert!(!staff.may_see(ObjectKind::Notification, &notification));
+        let room = VisibilityKeys {
+            project: Some(7),
+            creator: Some(2),
+            parties: vec![2],
+            ..VisibilityKeys::default()
+        };
+        assert!(staff.may_see(ObjectKind::Message, &room));
+    }
 }

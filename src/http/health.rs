@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::AppState;
 use super::openapi::{HealthBody, ReadyBody};
-use crate::search::Readiness;
 
 /// Health routes; public.
 pub fn router() -> Router<AppState> {
@@ -39,20 +38,18 @@ pub async fn healthz() -> Json<serde_json::Value> {
     responses((status = 200, body = ReadyBody), (status = 503, body = ReadyBody))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = match state.services.store.check().await {
-        Ok(()) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    };
-    let search = match state.services.search.index().readiness() {
-        Readiness::Ready => Ok(()),
-        Readiness::Rebuilding(p) => Err(format!("rebuilding ({p}% done)")),
-    };
-    let show = |r: &Result<(), String>| match r {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e.clone(),
-    };
-    let checks = json!({"database": show(&database), "search": show(&search)});
-    let failing: Vec<String> = [("database", &database), ("search", &search)]
+    let results = state.services.health.checks().await;
+    let checks: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .map(|(name, r)| {
+            let shown = match r {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.clone(),
+            };
+            (name.to_string(), json!(shown))
+        })
+        .collect();
+    let failing: Vec<String> = results
         .iter()
         .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
         .collect();

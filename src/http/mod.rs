@@ -38,10 +38,6 @@ pub struct AppState {
     pub auth_limit: KeyedLimit<IpAddr>,
     /// Per user, on every authenticated call.
     pub api_limit: KeyedLimit<u64>,
-    /// Committed changes, for the live channels.
-    pub bus: crate::events::EventBus,
-    /// Becomes `true` when the server starts shutting down.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Open WebSocket and SSE connections per user, bounded.
     pub live: live_limit::LiveConnections,
     /// Largest WebSocket message a client may send.
@@ -50,16 +46,9 @@ pub struct AppState {
 
 impl AppState {
     /// State for `services` with the limits of `config`.
-    pub fn new(
-        config: &Config,
-        services: Services,
-        bus: crate::events::EventBus,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Self {
+    pub fn new(config: &Config, services: Services) -> Self {
         Self {
             services,
-            bus,
-            shutdown,
             auth_limit: KeyedLimit::new(
                 config.auth.rate_limit_per_sec,
                 config.auth.rate_limit_burst,

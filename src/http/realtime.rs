@@ -1,9 +1,8 @@
 //! Live channels: the WebSocket at `/ws/` and the Server-Sent Events stream at `/api/events/`.
-//! Both hold a `Subscriber` from `service::realtime`, which decides what each connection is sent;
-//! this module only speaks the two protocols.
+//! Both hold a `LiveSession` from `service::realtime`, which decides what each connection is
+//! sent and does replay and catch-up; this module only speaks the two protocols.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -17,16 +16,14 @@ use futures_util::stream::Stream;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientIp, QueryMap, bearer_token};
 use super::live_limit::LiveSlot;
 use crate::domain::DomainError;
-use crate::events::Published;
 use crate::service::Principal;
-use crate::service::realtime::{Observed, Replay, Subscriber, parse_topic, replay, topic_name};
+use crate::service::realtime::{Ended, Live, LiveSession, OnLag, parse_topic};
 
 /// WebSocket close code for a bad or expired token.
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
@@ -51,18 +48,6 @@ fn token_of(query: &QueryMap, headers: &HeaderMap) -> Option<String> {
         return Some(t.to_string());
     }
     bearer_token(headers).map(str::to_string)
-}
-
-/// Completes once the server starts shutting down.
-async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
-    loop {
-        if *rx.borrow_and_update() {
-            return;
-        }
-        if rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 // ---- WebSocket ----
@@ -155,11 +140,11 @@ fn read_error_end(error: axum::Error) -> End {
 }
 
 async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, token: String) {
-    // Subscribe before anything else, so nothing committed from now on is missed.
-    let mut bus = state.bus.subscribe();
-    let mut shutdown = state.shutdown.clone();
-    let store = state.services.store.clone();
-    let mut subscriber = match Subscriber::new(store.as_ref(), &principal, Vec::new()).await {
+    let realtime = &state.services.realtime;
+    let mut session = match realtime
+        .open(&principal, Vec::new(), None, OnLag::Report)
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a live session");
@@ -168,38 +153,31 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
     };
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    // Entries up to here were already sent by a replay.
-    let mut replayed_up_to = 0u64;
     let end = loop {
         let outgoing: Vec<Message> = tokio::select! {
-            () = stopping(&mut shutdown) => break End::GoingAway,
             incoming = stream.next() => match incoming {
                 None | Some(Ok(Message::Close(_))) => break End::ClientGone,
                 Some(Err(e)) => break read_error_end(e),
-                Some(Ok(Message::Text(raw))) => {
-                    match client_message(&raw, &mut subscriber, store.as_ref()).await {
-                        Ok((replies, replayed)) => {
-                            replayed_up_to = replayed_up_to.max(replayed);
-                            replies
-                        }
-                        Err(message) => vec![text(json!({"type": "error", "message": message}))],
-                    }
-                }
+                Some(Ok(Message::Text(raw))) => match client_message(&raw, &mut session).await {
+                    Ok(reply) => vec![reply],
+                    Err(message) => vec![text(json!({"type": "error", "message": message}))],
+                },
                 Some(Ok(Message::Binary(_))) => {
                     vec![text(json!({"type": "error", "message": "send JSON text messages"}))]
                 }
                 Some(Ok(_)) => Vec::new(),
             },
-            received = bus.recv() => match received {
-                Ok(entry) if entry.seq <= replayed_up_to => Vec::new(),
-                Ok(entry) => match deliver(&entry, &mut subscriber, &state).await {
-                    Ok(message) => message.into_iter().collect(),
-                    Err(end) => break end,
-                },
-                Err(RecvError::Lagged(missed)) => {
-                    vec![text(json!({"type": "lagged", "missed": missed}))]
+            live = session.next() => match live {
+                Live::Event(delivery) => {
+                    match axum::extract::ws::Utf8Bytes::try_from(delivery.typed_json()) {
+                        Ok(bytes) => vec![Message::Text(bytes)],
+                        Err(_) => Vec::new(),
+                    }
                 }
-                Err(RecvError::Closed) => break End::GoingAway,
+                Live::Reset { since } => vec![text(json!({"type": "reset", "since": since}))],
+                Live::Lagged { missed } => vec![text(json!({"type": "lagged", "missed": missed}))],
+                Live::Ended(Ended::Unauthenticated) => break End::Unauthenticated,
+                Live::Ended(Ended::GoingAway) => break End::GoingAway,
             },
             _ = ping.tick() => {
                 if state.services.auth.authenticate(&token, None).await.is_err() {
@@ -230,47 +208,9 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
     }
 }
 
-/// Turns one bus entry into the message for this connection, if any; ends the session when
-/// its user may no longer be signed in.
-async fn deliver(
-    entry: &Arc<Published>,
-    subscriber: &mut Subscriber,
-    state: &AppState,
-) -> Result<Option<Message>, End> {
-    if subscriber.observe(entry) == Observed::UserChanged {
-        match state.services.store.user(subscriber.user().id).await {
-            Ok(Some(user)) if user.is_active => subscriber.set_user(user),
-            _ => return Err(End::Unauthenticated),
-        }
-    }
-    Ok(ws_event(entry, subscriber))
-}
-
-/// The WebSocket message for `entry`, rendered once per topic and shared by every connection.
-fn ws_event(entry: &Published, subscriber: &Subscriber) -> Option<Message> {
-    let (slot, event) = subscriber.route(entry)?;
-    let bytes = entry.rendered(slot, || {
-        let value = json!({
-            "type": "event",
-            "id": entry.seq,
-            "topic": topic_name(entry, slot),
-            "event": event,
-            "ts": entry.ts.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "data": &entry.data,
-        });
-        bytes::Bytes::from(value.to_string())
-    });
-    axum::extract::ws::Utf8Bytes::try_from(bytes)
-        .ok()
-        .map(Message::Text)
-}
-
-/// Handles one client message; returns the replies and the last entry a replay sent.
-async fn client_message(
-    raw: &str,
-    subscriber: &mut Subscriber,
-    store: &dyn crate::store::Store,
-) -> Result<(Vec<Message>, u64), String> {
+/// Handles one client message; returns the reply. A subscribe with `since` queues the replay,
+/// which the session yields next.
+async fn client_message(raw: &str, session: &mut LiveSession) -> Result<Message, String> {
     let message: ClientMessage = serde_json::from_str(raw).map_err(|e| {
         format!(
             "messages are JSON like {{\"type\":\"subscribe\",\"topics\":[\"activities\"]}}: {e}"
@@ -283,31 +223,17 @@ async fn client_message(
         .collect::<Result<Vec<_>, _>>()?;
     match message.kind.as_str() {
         "subscribe" => {
-            subscriber.subscribe(&topics);
-            let mut replies = vec![text(json!({"type": "subscribed", "topics": topics}))];
-            let mut replayed = 0;
-            if let Some(since) = message.since {
-                match replay(store, since).await.map_err(|e| e.to_string())? {
-                    Replay::Reset => replies.push(text(json!({"type": "reset", "since": since}))),
-                    Replay::Entries(entries) => {
-                        for entry in entries {
-                            replayed = entry.seq;
-                            subscriber.observe(&entry);
-                            replies.extend(ws_event(&entry, subscriber));
-                        }
-                    }
-                }
-            }
-            Ok((replies, replayed))
+            session
+                .subscribe(&topics, message.since)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(text(json!({"type": "subscribed", "topics": topics})))
         }
         "unsubscribe" => {
-            subscriber.unsubscribe(&topics);
-            Ok((
-                vec![text(json!({"type": "unsubscribed", "topics": topics}))],
-                0,
-            ))
+            session.unsubscribe(&topics);
+            Ok(text(json!({"type": "unsubscribed", "topics": topics})))
         }
-        "ping" => Ok((vec![text(json!({"type": "pong"}))], 0)),
+        "ping" => Ok(text(json!({"type": "pong"}))),
         other => Err(format!(
             "unknown message type {other:?}; use subscribe, unsubscribe or ping"
         )),
@@ -354,22 +280,19 @@ async fn events(
             ))
         })?),
     };
-    let subscriber = Subscriber::new(state.services.store.as_ref(), &principal, topics).await?;
     let slot = state.live.open(principal.user.id.0)?;
-    let stream = event_stream(state, subscriber, since, slot);
-    Ok(Sse::new(stream)
+    let session = state
+        .services
+        .realtime
+        .open(&principal, topics, since, OnLag::CatchUp)
+        .await?;
+    Ok(Sse::new(event_stream(session, slot))
         .keep_alive(
             KeepAlive::new()
                 .interval(Duration::from_secs(15))
                 .text("keep-alive"),
         )
         .into_response())
-}
-
-fn sse_event(envelope: &crate::service::realtime::Envelope) -> Event {
-    Event::default()
-        .id(envelope.id.to_string())
-        .data(json!(envelope).to_string())
 }
 
 fn reset_event(since: u64) -> Event {
@@ -379,61 +302,26 @@ fn reset_event(since: u64) -> Event {
     )
 }
 
-/// The SSE stream: a replay from `since` (if given), then live entries. A lagging stream
-/// catches up from the change log instead of losing events.
+/// The SSE stream: what the session yields, encoded; it ends with the session.
 fn event_stream(
-    state: AppState,
-    mut subscriber: Subscriber,
-    since: Option<u64>,
+    mut session: LiveSession,
     slot: LiveSlot,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         // Held while the stream lives: the user's live-connection count drops with it.
         let _slot = slot;
-        let mut bus = state.bus.subscribe();
-        let mut shutdown = state.shutdown.clone();
-        let store = state.services.store.clone();
-        let mut delivered = since.unwrap_or(0);
-        let mut pending_replay = since;
         loop {
-            if let Some(from) = pending_replay.take() {
-                match replay(store.as_ref(), from).await {
-                    Ok(Replay::Reset) => yield Ok(reset_event(from)),
-                    Ok(Replay::Entries(entries)) => {
-                        for entry in entries {
-                            delivered = delivered.max(entry.seq);
-                            subscriber.observe(&entry);
-                            if let Some(envelope) = subscriber.envelope(&entry) {
-                                yield Ok(sse_event(&envelope));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "event replay failed");
-                        break;
-                    }
+            match session.next().await {
+                Live::Event(delivery) => {
+                    let json = delivery.envelope_json();
+                    // The envelope is JSON text, so always UTF-8.
+                    let data = std::str::from_utf8(&json).unwrap_or_default();
+                    yield Ok(Event::default().id(delivery.event_id().to_string()).data(data));
                 }
-            }
-            let received = tokio::select! {
-                () = stopping(&mut shutdown) => break,
-                received = bus.recv() => received,
-            };
-            match received {
-                Ok(entry) if entry.seq <= delivered => {}
-                Ok(entry) => {
-                    delivered = entry.seq;
-                    if subscriber.observe(&entry) == Observed::UserChanged {
-                        match store.user(subscriber.user().id).await {
-                            Ok(Some(user)) if user.is_active => subscriber.set_user(user),
-                            _ => break,
-                        }
-                    }
-                    if let Some(envelope) = subscriber.envelope(&entry) {
-                        yield Ok(sse_event(&envelope));
-                    }
-                }
-                Err(RecvError::Lagged(_)) => pending_replay = Some(delivered),
-                Err(RecvError::Closed) => break,
+                Live::Reset { since } => yield Ok(reset_event(since)),
+                // The session catches up by itself; a report never comes with `CatchUp`.
+                Live::Lagged { .. } => {}
+                Live::Ended(_) => break,
             }
         }
     }

@@ -25,8 +25,9 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 use crate::domain::DomainError;
+use crate::domain::change::ObjectKind;
 use crate::domain::change::{ChangeEntry, ChangeOp};
-use crate::domain::visibility::Viewer;
+use crate::domain::visibility::{Viewer, search_tags};
 use crate::events::EventBus;
 use crate::store::Store;
 use query::{Field, Node};
@@ -262,10 +263,8 @@ impl SearchIndex {
 
     /// Adds, replaces or removes the document of one change.
     fn apply(&self, writer: &IndexWriter, entry: &ChangeEntry) {
-        let kind = match entry.kind.as_str() {
-            "message" => "chat",
-            k @ ("activity" | "project" | "update") => k,
-            _ => return,
+        let Some(kind) = entry.kind.search_name() else {
+            return;
         };
         let f = self.inner.fields;
         let key = format!("{kind}:{}", entry.id);
@@ -275,59 +274,32 @@ impl SearchIndex {
         }
         let d = &entry.data;
         let text = |name: &str| d[name].as_str().unwrap_or("").to_string();
-        let id_of = |name: &str| d[name].as_u64().unwrap_or(0);
         let mut document = doc!(
             f.key => key,
             f.kind => kind,
             f.id => entry.id,
         );
-        // Visibility tags (API.md §Roles): `all` for everyone, `staff` for admin and staff,
-        // `u:{id}` for one user, `p:{id}` for the manager and team of a project.
-        let mut tags: Vec<String> = Vec::new();
+        let tags = search_tags(entry.kind, &entry.keys);
         match kind {
             "activity" => {
                 add_words(&mut document, f, &text("title"), &text("description"));
                 document.add_text(f.status, text("status"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
-                tags.push("staff".into());
-                tags.push(format!("u:{}", id_of("created_by")));
-                if let Some(assignee) = d["assigned_to"].as_u64() {
-                    tags.push(format!("u:{assignee}"));
-                }
-                match d["project_id"].as_u64() {
-                    Some(p) => tags.push(format!("p:{p}")),
-                    None => tags.push("all".into()),
-                }
             }
             "project" => {
                 add_words(&mut document, f, &text("name"), &text("description"));
                 document.add_text(f.status, text("status"));
-                tags.push("staff".into());
-                tags.push(format!("p:{}", entry.id));
             }
             "update" => {
                 add_words(&mut document, f, &text("title"), &text("content"));
                 document.add_text(f.kind_type, text("type"));
                 document.add_text(f.priority, text("priority"));
-                tags.push("all".into());
             }
             _ => {
                 let content = text("content");
                 let title: String = content.chars().take(80).collect();
                 add_words(&mut document, f, &title, &content);
-                match d["project_id"].as_u64() {
-                    // A room: its project's people, and admin and staff.
-                    Some(p) => {
-                        tags.push("staff".into());
-                        tags.push(format!("p:{p}"));
-                    }
-                    // A direct message: its two parties only.
-                    None => {
-                        tags.push(format!("u:{}", id_of("sender_id")));
-                        tags.push(format!("u:{}", id_of("receiver_id")));
-                    }
-                }
             }
         }
         for tag in tags {
@@ -379,7 +351,7 @@ impl SearchIndex {
         self.writer().delete_all_documents().map_err(internal)?;
         let mut done = 0usize;
         let mut last_report = Instant::now();
-        for kind in ["activity", "project", "update", "message"] {
+        for kind in ObjectKind::SEARCHABLE {
             let mut after = 0;
             loop {
                 let page = store.searchable_objects(kind, after, REBUILD_PAGE).await?;
@@ -493,17 +465,13 @@ impl SearchIndex {
     /// The visibility filter for `viewer`, as a query: what they may open, by kind.
     /// The visibility filter for `viewer`: one set of tags, so the rules of §Roles cost a
     /// single union of short posting lists.
-    fn visibility(&self, viewer: &Viewer, user: u64) -> Box<dyn Query> {
+    fn visibility(&self, viewer: &Viewer, _user: u64) -> Box<dyn Query> {
         let f = self.inner.fields;
-        let mut tags = vec!["all".to_string(), format!("u:{user}")];
-        match viewer {
-            Viewer::All => tags.push("staff".into()),
-            Viewer::Member { projects, .. } => {
-                tags.extend(projects.iter().map(|p| format!("p:{}", p.0)));
-            }
-        }
         Box::new(TermSetQuery::new(
-            tags.iter().map(|t| Term::from_field_text(f.vis, t)),
+            viewer
+                .search_tags()
+                .iter()
+                .map(|t| Term::from_field_text(f.vis, t)),
         ))
     }
 

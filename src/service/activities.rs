@@ -14,6 +14,7 @@ use super::visibility::{self, viewer};
 use crate::domain::activity::{
     Activity, ActivityStatus, ActivityType, Move, Priority, status_move, validate_fields,
 };
+use crate::domain::change::ObjectKind;
 use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::project::Project;
 use crate::domain::time::{self, Timestamp};
@@ -293,7 +294,7 @@ impl ActivityService {
     ) -> Result<Activity, DomainError> {
         let activity = self.store.activity(id).await?.ok_or_else(not_found)?;
         let viewer = viewer(self.store.as_ref(), principal).await?;
-        if visibility::can_see_activity(&viewer, &activity) {
+        if viewer.sees(&activity) {
             Ok(activity)
         } else {
             Err(not_found())
@@ -308,7 +309,10 @@ impl ActivityService {
         let viewer = viewer(self.store.as_ref(), principal).await?;
         let mut filter = query.filter.clone();
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let ids = self.search.matching_ids(principal, q, "activity").await?;
+            let ids = self
+                .search
+                .matching_ids(principal, q, ObjectKind::Activity)
+                .await?;
             filter.ids = Some(ids.into_iter().map(ActivityId).collect());
         }
         Ok((viewer, filter))

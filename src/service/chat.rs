@@ -169,13 +169,11 @@ impl ChatService {
     /// Deletes a message (its sender or an admin).
     pub async fn delete(&self, principal: &Principal, id: MessageId) -> Result<(), DomainError> {
         let message = self.store.message(id).await?.ok_or_else(not_found)?;
-        let room = match message.project_id {
-            Some(p) => self.store.project(p).await?,
-            None => None,
-        };
         // Admins moderate every conversation, including direct ones they cannot read.
         if !visibility::is_admin(&principal.user)
-            && !visibility::can_see_message(&principal.user, &message, room.as_ref())
+            && !visibility::viewer(self.store.as_ref(), principal)
+                .await?
+                .sees(&message)
         {
             return Err(not_found());
         }

@@ -5,6 +5,7 @@ pub mod activities;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod health;
 pub mod lockout;
 pub mod notify;
 pub mod pagination;
@@ -57,17 +58,22 @@ pub struct Services {
     pub audit: audit::AuditLog,
     /// Full-text search.
     pub search: search::SearchService,
-    /// The store, for health checks.
-    pub store: Arc<dyn Store>,
+    /// Live event streams.
+    pub realtime: realtime::RealtimeService,
+    /// Readiness checks.
+    pub health: health::HealthService,
 }
 
 impl Services {
-    /// Builds the services over `store` with the signing key `jwt_key`.
+    /// Builds the services over `store` with the signing key `jwt_key`; live sessions follow
+    /// `bus` and end when `stopping` turns true.
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
         jwt_key: &[u8],
         index: crate::search::SearchIndex,
+        bus: crate::events::EventBus,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Services, DomainError> {
         let hasher = password::PasswordHasher::new(config.auth.max_concurrent_hashes);
         let tokens = tokens::TokenService::new(
@@ -77,7 +83,7 @@ impl Services {
         )?;
         let audit = audit::AuditLog::new(store.clone());
         let notifier = notify::Notifier::new(store.clone());
-        let search = search::SearchService::new(store.clone(), index);
+        let search = search::SearchService::new(store.clone(), index.clone());
         Ok(Services {
             auth: auth::AuthService::new(
                 config,
@@ -103,7 +109,8 @@ impl Services {
             chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
             audit,
             search,
-            store,
+            realtime: realtime::RealtimeService::new(store.clone(), bus, stopping),
+            health: health::HealthService::new(store, index),
         })
     }
 }

@@ -12,6 +12,7 @@ use super::notify::Notifier;
 use super::pagination::{Page, PageRequest, split_ordering};
 use super::search::SearchService;
 use super::visibility;
+use crate::domain::change::ObjectKind;
 use crate::domain::error::FieldErrors;
 use crate::domain::project::{Project, ProjectStatus, date_format, validate_fields};
 use crate::domain::time;
@@ -221,7 +222,7 @@ impl ProjectService {
             match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => Some(
                     self.search
-                        .matching_ids(principal, q, "project")
+                        .matching_ids(principal, q, ObjectKind::Project)
                         .await?
                         .into_iter()
                         .collect(),

@@ -1,23 +1,30 @@
 //! Realtime: which committed changes reach which live connection, and as what envelope. The
-//! WebSocket and SSE adapters (and later GraphQL subscriptions) hold a `Subscriber` each and ask
-//! it about every entry from the bus or the change log; the rules of `visibility` decide.
+//! service owns the bus and the change log; for a principal, topics and an optional `since` it
+//! opens a `LiveSession`, a stream of deliveries that does replay, catch-up after lag, and
+//! follows the user's own changes and project memberships by itself. WebSocket, SSE (and later
+//! GraphQL subscriptions and live UI fragments) only encode what it yields.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 
 use super::Principal;
-use super::visibility::{is_staff, member_sees_activity};
+use super::visibility::{Viewer, is_project_member, viewer_of};
 use crate::domain::DomainError;
-use crate::domain::change::{ChangeEntry, ChangeOp};
+use crate::domain::change::{ChangeEntry, ChangeOp, ObjectKind};
 use crate::domain::time::{Timestamp, rfc3339};
 use crate::domain::user::User;
-use crate::events::Published;
+use crate::events::{EventBus, Published};
 use crate::store::Store;
 
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
+/// The fixed topics; the others are `project:{id}`.
+const TOPICS: [&str; 5] = ["activities", "projects", "updates", "notifications", "chat"];
 /// The most entries a replay sends; a client further behind gets a reset.
 const MAX_REPLAY: u64 = 10_000;
 /// Entries read from the change log per step of a replay.
@@ -25,7 +32,7 @@ const REPLAY_PAGE: usize = 1000;
 
 /// One event as every channel sends it.
 #[derive(Clone, Debug, Serialize)]
-pub struct Envelope {
+pub struct Envelope<'a> {
     /// The change's sequence number.
     pub id: u64,
     /// The subscribed topic it matched.
@@ -36,62 +43,54 @@ pub struct Envelope {
     #[serde(with = "rfc3339")]
     pub ts: Timestamp,
     /// The object as the REST API shows it.
-    pub data: serde_json::Value,
+    pub data: &'a serde_json::Value,
 }
 
 /// The event name of a change, or `None` for changes no client is sent (users).
 pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
-    Some(match (entry.kind.as_str(), entry.op) {
-        ("activity", ChangeOp::Created) => "activity.created",
-        ("activity", ChangeOp::Deleted) => "activity.deleted",
-        ("activity", _) => "activity.updated",
-        ("project", ChangeOp::Created) => "project.created",
-        ("project", ChangeOp::Updated) => "project.updated",
-        ("project", ChangeOp::Deleted) => "project.deleted",
-        ("project", ChangeOp::TeamChanged) => "project.team_changed",
-        ("update", ChangeOp::Created) => "update.created",
-        ("update", ChangeOp::Deleted) => "update.deleted",
-        ("update", _) => "update.updated",
-        ("notification", _) => "notification.created",
-        ("message", ChangeOp::Deleted) => "chat.deleted",
-        ("message", _) => "chat.message",
-        _ => return None,
+    use ObjectKind as K;
+    Some(match (entry.kind, entry.op) {
+        (K::Activity, ChangeOp::Created) => "activity.created",
+        (K::Activity, ChangeOp::Deleted) => "activity.deleted",
+        (K::Activity, _) => "activity.updated",
+        (K::Project, ChangeOp::Created) => "project.created",
+        (K::Project, ChangeOp::Updated) => "project.updated",
+        (K::Project, ChangeOp::Deleted) => "project.deleted",
+        (K::Project, ChangeOp::TeamChanged) => "project.team_changed",
+        (K::Update, ChangeOp::Created) => "update.created",
+        (K::Update, ChangeOp::Deleted) => "update.deleted",
+        (K::Update, _) => "update.updated",
+        (K::Notification, _) => "notification.created",
+        (K::Message, ChangeOp::Deleted) => "chat.deleted",
+        (K::Message, _) => "chat.message",
+        (K::User, _) => return None,
     })
 }
 
-/// The general topic of a change (`activities`, `chat`, …), if clients are sent it.
-fn general_topic(entry: &ChangeEntry) -> Option<&'static str> {
-    Some(match entry.kind.as_str() {
-        "activity" => "activities",
-        "project" => "projects",
-        "update" => "updates",
-        "notification" => "notifications",
-        "message" => "chat",
-        _ => return None,
+/// The general topic of a kind (`activities`, `chat`, …), if clients are sent it.
+fn general_topic(kind: ObjectKind) -> Option<&'static str> {
+    Some(match kind {
+        ObjectKind::Activity => "activities",
+        ObjectKind::Project => "projects",
+        ObjectKind::Update => "updates",
+        ObjectKind::Notification => "notifications",
+        ObjectKind::Message => "chat",
+        ObjectKind::User => return None,
     })
 }
 
 /// The project whose `project:{id}` topic a change is also on.
 fn project_topic(entry: &ChangeEntry) -> Option<u64> {
-    match entry.kind.as_str() {
-        "activity" | "project" | "message" => entry.keys.project,
+    match entry.kind {
+        ObjectKind::Activity | ObjectKind::Project | ObjectKind::Message => entry.keys.project,
         _ => None,
-    }
-}
-
-/// The name of topic `slot` (0: general, 1: the project's) of a change.
-pub fn topic_name(entry: &ChangeEntry, slot: usize) -> String {
-    match (slot, project_topic(entry)) {
-        (1, Some(p)) => format!("project:{p}"),
-        _ => general_topic(entry).unwrap_or_default().to_string(),
     }
 }
 
 /// Checks a topic name: one of the fixed topics or `project:{id}`.
 pub fn parse_topic(raw: &str) -> Result<String, DomainError> {
     let raw = raw.trim();
-    let known = ["activities", "projects", "updates", "notifications", "chat"];
-    if known.contains(&raw) {
+    if TOPICS.contains(&raw) {
         return Ok(raw.to_string());
     }
     if let Some(id) = raw.strip_prefix("project:")
@@ -101,26 +100,154 @@ pub fn parse_topic(raw: &str) -> Result<String, DomainError> {
     }
     Err(DomainError::BadRequest(format!(
         "unknown topic {raw:?}; topics are {}, or project:{{id}}",
-        known.join(", ")
+        TOPICS.join(", ")
     )))
 }
 
-/// What a replay found in the change log.
-pub enum Replay {
-    /// The entries after the given id, in order (possibly none).
-    Entries(Vec<Arc<Published>>),
-    /// The log no longer reaches back that far: the client must reload.
-    Reset,
+/// How a session treats a reader that fell behind the bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnLag {
+    /// Catch up from the change log (or reset, when it no longer reaches back).
+    CatchUp,
+    /// Tell the client how many entries it missed, and go on live.
+    Report,
 }
 
-/// One live connection's view of the event stream.
-pub struct Subscriber {
-    user: User,
-    /// Projects the user manages or is on the team of, kept current from project events.
-    projects: HashSet<u64>,
-    topics: Vec<String>,
-    /// The ids of the subscribed `project:{id}` topics.
-    project_topics: HashSet<u64>,
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The user was deactivated or deleted.
+    Unauthenticated,
+    /// The server is shutting down.
+    GoingAway,
+}
+
+/// What a session yields next.
+pub enum Live {
+    /// An event for the client.
+    Event(Delivery),
+    /// The change log no longer reaches back to `since`: the client must reload.
+    Reset {
+        /// What the client asked to replay from.
+        since: u64,
+    },
+    /// The client fell behind by `missed` entries (only with `OnLag::Report`).
+    Lagged {
+        /// How many entries it missed.
+        missed: u64,
+    },
+    /// The session is over.
+    Ended(Ended),
+}
+
+/// One change on its way to one client: the entry and the topic it matched. Its encodings are
+/// made once per topic and shared by every connection the change goes to.
+pub struct Delivery {
+    entry: Arc<Published>,
+    slot: usize,
+    event: &'static str,
+}
+
+impl Delivery {
+    /// The change's sequence number (the event id).
+    pub fn event_id(&self) -> u64 {
+        self.entry.seq
+    }
+
+    /// The envelope as JSON: `{"id", "topic", "event", "ts", "data"}`.
+    pub fn envelope_json(&self) -> Bytes {
+        self.entry.rendered(self.slot, 0, || {
+            let envelope = Envelope {
+                id: self.entry.seq,
+                topic: topic_name(&self.entry, self.slot),
+                event: self.event,
+                ts: self.entry.ts,
+                data: &self.entry.data,
+            };
+            // Serialising a Value-backed struct cannot fail; an empty body would be dropped.
+            serde_json::to_vec(&envelope)
+                .map(Bytes::from)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The envelope with `"type": "event"` first, as the WebSocket sends it; made from the
+    /// envelope's bytes, not serialised again.
+    pub fn typed_json(&self) -> Bytes {
+        self.entry.rendered(self.slot, 1, || {
+            let envelope = self.envelope_json();
+            let mut out = Vec::with_capacity(envelope.len() + 16);
+            out.extend_from_slice(br#"{"type":"event","#);
+            out.extend_from_slice(envelope.get(1..).unwrap_or_default());
+            Bytes::from(out)
+        })
+    }
+}
+
+/// The name of topic `slot` (0: general, 1: the project's) of a change.
+fn topic_name(entry: &ChangeEntry, slot: usize) -> String {
+    match (slot, project_topic(entry)) {
+        (1, Some(p)) => format!("project:{p}"),
+        _ => general_topic(entry.kind).unwrap_or_default().to_string(),
+    }
+}
+
+/// Opens live sessions; cheap to clone.
+#[derive(Clone)]
+pub struct RealtimeService {
+    store: Arc<dyn Store>,
+    bus: EventBus,
+    stopping: watch::Receiver<bool>,
+}
+
+impl RealtimeService {
+    /// A service publishing what `bus` carries, replaying from `store`'s change log, whose
+    /// sessions end when `stopping` becomes true.
+    pub fn new(store: Arc<dyn Store>, bus: EventBus, stopping: watch::Receiver<bool>) -> Self {
+        Self {
+            store,
+            bus,
+            stopping,
+        }
+    }
+
+    /// A session for `principal` on `topics` (the defaults when empty), first replaying the
+    /// visible events after `since` when given.
+    pub async fn open(
+        &self,
+        principal: &Principal,
+        topics: Vec<String>,
+        since: Option<u64>,
+        on_lag: OnLag,
+    ) -> Result<LiveSession, DomainError> {
+        // Subscribe before reading anything, so nothing committed from now on is missed.
+        let bus = self.bus.subscribe();
+        let viewer = viewer_of(self.store.as_ref(), &principal.user).await?;
+        let topics = if topics.is_empty() {
+            DEFAULT_TOPICS.iter().map(|t| t.to_string()).collect()
+        } else {
+            topics
+        };
+        let mut session = LiveSession {
+            store: self.store.clone(),
+            bus,
+            stopping: self.stopping.clone(),
+            user: principal.user.clone(),
+            viewer,
+            project_topics: project_topic_ids(&topics),
+            topics,
+            delivered: 0,
+            replaying: VecDeque::new(),
+            reset: None,
+            reload_user: false,
+            catch_up: false,
+            on_lag,
+        };
+        if let Some(since) = since {
+            session.replay_from(since).await?;
+        }
+        Ok(session)
+    }
 }
 
 fn project_topic_ids(topics: &[String]) -> HashSet<u64> {
@@ -130,54 +257,57 @@ fn project_topic_ids(topics: &[String]) -> HashSet<u64> {
         .collect()
 }
 
-/// What `observe` learned about the subscriber from an entry.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Observed {
-    /// Nothing that concerns the connection itself.
-    Nothing,
-    /// The subscriber's own user changed (role, activity): reload it.
-    UserChanged,
+/// One live connection's view of the event stream.
+pub struct LiveSession {
+    store: Arc<dyn Store>,
+    bus: broadcast::Receiver<Arc<Published>>,
+    stopping: watch::Receiver<bool>,
+    user: User,
+    /// The user as the visibility rules see them, memberships kept current from project events.
+    viewer: Viewer,
+    topics: Vec<String>,
+    /// The ids of the subscribed `project:{id}` topics.
+    project_topics: HashSet<u64>,
+    /// The newest entry handled; live entries up to it were already sent by a replay.
+    delivered: u64,
+    /// Entries of a replay still to send.
+    replaying: VecDeque<Arc<Published>>,
+    /// A reset to send before anything else.
+    reset: Option<u64>,
+    /// The user changed: read it again before routing anything more.
+    reload_user: bool,
+    /// The bus ran ahead: catch up from the log before reading it again.
+    catch_up: bool,
+    on_lag: OnLag,
 }
 
-impl Subscriber {
-    /// A subscriber for `principal` with `topics` (the defaults when empty).
-    pub async fn new(
-        store: &dyn Store,
-        principal: &Principal,
-        topics: Vec<String>,
-    ) -> Result<Subscriber, DomainError> {
-        let projects = store
-            .projects_of(principal.user.id)
-            .await?
-            .into_iter()
-            .map(|p| p.0)
-            .collect();
-        let topics = if topics.is_empty() {
-            DEFAULT_TOPICS.iter().map(|t| t.to_string()).collect()
-        } else {
-            topics
-        };
-        Ok(Subscriber {
-            user: principal.user.clone(),
-            projects,
-            project_topics: project_topic_ids(&topics),
-            topics,
-        })
-    }
-
+impl LiveSession {
     /// The subscribed topics.
     pub fn topics(&self) -> &[String] {
         &self.topics
     }
 
-    /// Adds topics (once each).
-    pub fn subscribe(&mut self, topics: &[String]) {
+    /// The session's user, as last reloaded.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// Adds topics (once each), then replays the visible events after `since` when given.
+    pub async fn subscribe(
+        &mut self,
+        topics: &[String],
+        since: Option<u64>,
+    ) -> Result<(), DomainError> {
         for t in topics {
             if !self.topics.contains(t) {
                 self.topics.push(t.clone());
             }
         }
         self.project_topics = project_topic_ids(&self.topics);
+        if let Some(since) = since {
+            self.replay_from(since).await?;
+        }
+        Ok(())
     }
 
     /// Removes topics.
@@ -186,68 +316,125 @@ impl Subscriber {
         self.project_topics = project_topic_ids(&self.topics);
     }
 
-    /// Replaces the user after a reload.
-    pub fn set_user(&mut self, user: User) {
-        self.user = user;
+    /// Queues the entries after `since` (or a reset when the log no longer holds `since + 1`
+    /// or more than `MAX_REPLAY` entries came after it).
+    async fn replay_from(&mut self, since: u64) -> Result<(), DomainError> {
+        let store = self.store.as_ref();
+        let first = store.first_seq().await?;
+        let gone = first.is_some_and(|first| since.saturating_add(1) < first);
+        // A client that far behind reloads instead: a replay is held in memory while sent.
+        if gone || store.last_seq().await?.saturating_sub(since) > MAX_REPLAY {
+            self.reset = Some(since);
+            return Ok(());
+        }
+        let mut after = since;
+        let mut entries = Vec::new();
+        loop {
+            let page = store.changes_after(after, REPLAY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            let full = page.len() == REPLAY_PAGE;
+            entries.extend(page.into_iter().map(|e| Arc::new(Published::new(e))));
+            if !full {
+                break;
+            }
+        }
+        // Queued only once whole, so a dropped call leaves nothing half-queued.
+        self.replaying.extend(entries);
+        Ok(())
     }
 
-    /// The connection's user.
-    pub fn user(&self) -> &User {
-        &self.user
-    }
-
-    /// Keeps the user's project memberships current; says whether the user itself changed.
-    pub fn observe(&mut self, entry: &ChangeEntry) -> Observed {
-        let me = self.user.id.0;
-        match entry.kind.as_str() {
-            "project" => {
-                let involved = entry.op != ChangeOp::Deleted
-                    && (entry.keys.creator == Some(me) || entry.keys.parties.contains(&me));
-                if involved {
-                    self.projects.insert(entry.id);
-                } else {
-                    self.projects.remove(&entry.id);
+    /// The next thing to send: a replayed or live event, a reset, a lag report, or the end.
+    ///
+    /// Cancel-safe, so adapters can `select!` on it: work that awaits the store (reloading the
+    /// user, catching up) is flagged before it starts and retried if the call is dropped.
+    pub async fn next(&mut self) -> Live {
+        loop {
+            if self.reload_user {
+                match self.reloaded_user().await {
+                    Some((user, viewer)) => {
+                        self.user = user;
+                        self.viewer = viewer;
+                        self.reload_user = false;
+                    }
+                    None => return Live::Ended(Ended::Unauthenticated),
                 }
-                Observed::Nothing
             }
-            "user" if entry.id == me => Observed::UserChanged,
-            _ => Observed::Nothing,
+            if self.catch_up {
+                if let Err(e) = self.replay_from(self.delivered).await {
+                    tracing::error!(error = %e, "live catch-up failed");
+                    return Live::Ended(Ended::GoingAway);
+                }
+                self.catch_up = false;
+            }
+            if let Some(since) = self.reset.take() {
+                return Live::Reset { since };
+            }
+            if let Some(entry) = self.replaying.pop_front() {
+                self.delivered = self.delivered.max(entry.seq);
+                if let Some(delivery) = self.handle(entry) {
+                    return Live::Event(delivery);
+                }
+                continue;
+            }
+            let received = tokio::select! {
+                () = stopping(&mut self.stopping) => return Live::Ended(Ended::GoingAway),
+                received = self.bus.recv() => received,
+            };
+            match received {
+                Ok(entry) if entry.seq <= self.delivered => {}
+                Ok(entry) => {
+                    self.delivered = entry.seq;
+                    if let Some(delivery) = self.handle(entry) {
+                        return Live::Event(delivery);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => match self.on_lag {
+                    OnLag::Report => return Live::Lagged { missed },
+                    OnLag::CatchUp => self.catch_up = true,
+                },
+                Err(RecvError::Closed) => return Live::Ended(Ended::GoingAway),
+            }
         }
     }
 
-    /// Whether the user may see the change's object (API.md §Roles).
-    pub fn may_see(&self, entry: &ChangeEntry) -> bool {
+    /// The session's user read afresh, and how the rules see them; `None` when they may no
+    /// longer be signed in.
+    async fn reloaded_user(&self) -> Option<(User, Viewer)> {
+        let user = self.store.user(self.user.id).await.ok()??;
+        if !user.is_active {
+            return None;
+        }
+        let viewer = if user.role == self.user.role {
+            self.viewer.clone()
+        } else {
+            viewer_of(self.store.as_ref(), &user).await.ok()?
+        };
+        Some((user, viewer))
+    }
+
+    /// Follows what the entry says about the session itself (memberships, its own user), then
+    /// routes it.
+    fn handle(&mut self, entry: Arc<Published>) -> Option<Delivery> {
         let me = self.user.id.0;
-        let staff = is_staff(&self.user);
-        let keys = &entry.keys;
-        match entry.kind.as_str() {
-            "activity" => {
-                staff
-                    || member_sees_activity(
-                        me,
-                        keys.creator.unwrap_or(0),
-                        keys.assignee,
-                        keys.project,
-                        |p| self.projects.contains(&p),
-                    )
+        match entry.kind {
+            ObjectKind::Project => {
+                let involved = entry.op != ChangeOp::Deleted && is_project_member(me, &entry.keys);
+                self.viewer.set_membership(entry.id, involved);
             }
-            "project" => staff || keys.creator == Some(me) || keys.parties.contains(&me),
-            "update" => true,
-            "notification" => keys.parties.contains(&me),
-            "message" => match keys.project {
-                Some(p) => staff || self.projects.contains(&p),
-                None => keys.parties.contains(&me),
-            },
-            _ => false,
+            ObjectKind::User if entry.id == me => self.reload_user = true,
+            _ => {}
         }
+        let (slot, event) = self.route(&entry)?;
+        Some(Delivery { entry, slot, event })
     }
 
-    /// Where `entry` goes for this connection: the slot of the first subscribed topic it is
-    /// on (see `topic_name`) and its event name; `None` if it is off-topic or not visible.
+    /// Where `entry` goes for this session: the slot of the first subscribed topic it is on
+    /// (see `topic_name`) and its event name; `None` if it is off-topic or not visible.
     /// Called for every connection on every change, so it allocates nothing.
-    pub fn route(&self, entry: &ChangeEntry) -> Option<(usize, &'static str)> {
+    fn route(&self, entry: &ChangeEntry) -> Option<(usize, &'static str)> {
         let event = event_name(entry)?;
-        let general = general_topic(entry)?;
+        let general = general_topic(entry.kind)?;
         let slot = if self.topics.iter().any(|t| t == general) {
             0
         } else if project_topic(entry).is_some_and(|p| self.project_topics.contains(&p)) {
@@ -255,46 +442,20 @@ impl Subscriber {
         } else {
             return None;
         };
-        self.may_see(entry).then_some((slot, event))
-    }
-
-    /// The envelope to send for `entry`, if it is on a subscribed topic and visible.
-    pub fn envelope(&self, entry: &ChangeEntry) -> Option<Envelope> {
-        let (slot, event) = self.route(entry)?;
-        Some(Envelope {
-            id: entry.seq,
-            topic: topic_name(entry, slot),
-            event,
-            ts: entry.ts,
-            data: entry.data.clone(),
-        })
+        self.viewer
+            .may_see(entry.kind, &entry.keys)
+            .then_some((slot, event))
     }
 }
 
-/// The entries after `since`, or `Reset` when the log no longer holds `since + 1` or more
-/// than `MAX_REPLAY` entries came after it.
-pub async fn replay(store: &dyn Store, since: u64) -> Result<Replay, DomainError> {
-    let first = store.first_seq().await?;
-    if let Some(first) = first
-        && since.saturating_add(1) < first
-    {
-        return Ok(Replay::Reset);
-    }
-    // A client that far behind reloads instead: a replay is held in memory while it is sent.
-    if store.last_seq().await?.saturating_sub(since) > MAX_REPLAY {
-        return Ok(Replay::Reset);
-    }
-    let mut out = Vec::new();
-    let mut after = since;
+/// Completes once the server starts shutting down.
+async fn stopping(rx: &mut watch::Receiver<bool>) {
     loop {
-        let page = store.changes_after(after, REPLAY_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        let full = page.len() == REPLAY_PAGE;
-        out.extend(page.into_iter().map(|e| Arc::new(Published::new(e))));
-        if !full {
-            break;
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
-    Ok(Replay::Entries(out))
 }

@@ -8,6 +8,7 @@ use super::Principal;
 use super::pagination::PageRequest;
 use super::visibility::viewer;
 use crate::domain::DomainError;
+use crate::domain::change::ObjectKind;
 use crate::search::query::{self, Node};
 use crate::search::{Hits, KINDS, SearchIndex};
 use crate::store::Store;
@@ -97,8 +98,11 @@ impl SearchService {
         &self,
         principal: &Principal,
         q: &str,
-        kind: &str,
+        kind: ObjectKind,
     ) -> Result<Vec<u64>, DomainError> {
+        let Some(kind) = kind.search_name() else {
+            return Ok(Vec::new());
+        };
         let node = parse(q)?;
         let viewer = viewer(self.store.as_ref(), principal).await?;
         self.read_own_writes().await?;

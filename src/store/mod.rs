@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::activity::{Activity, ActivityStatus, ActivityType, Priority};
 use crate::domain::audit::AuditEntry;
-use crate::domain::change::ChangeEntry;
+use crate::domain::change::{ChangeEntry, ObjectKind};
 use crate::domain::chat::{Conversation, Message};
 use crate::domain::project::Project;
 use crate::domain::time::Timestamp;
@@ -16,6 +16,51 @@ use crate::domain::user::{Profile, Role, User};
 use crate::domain::{
     ActivityId, MessageId, NotificationId, ProjectId, SessionId, UpdateId, UserId,
 };
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds the database.
+    #[error("data directory {0} is in use by another running Nexus")]
+    Locked(String),
+    /// The database was written by a newer Nexus.
+    #[error(
+        "data directory {dir} holds schema version {found}, newer than this build's {supported}; upgrade Nexus"
+    )]
+    TooNew {
+        /// The directory.
+        dir: String,
+        /// The version found.
+        found: u64,
+        /// The newest version this build reads.
+        supported: u64,
+    },
+    /// Anything else: permissions, damage, I/O.
+    #[error("cannot open database {path}: {reason}")]
+    Other {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Opens (or creates) the store of `data_dir` with the tuning of `server`; committed changes
+/// are published on `bus`. The one place a backend is chosen (redb, the embedded default).
+/// Blocking: call it off the async workers.
+pub fn open(
+    data_dir: &std::path::Path,
+    server: &crate::config::ServerConfig,
+    bus: crate::events::EventBus,
+) -> Result<std::sync::Arc<dyn Store>, OpenError> {
+    let store = redb::RedbStore::open_with(data_dir, bus, redb::OpenOptions::of(server))?;
+    Ok(std::sync::Arc::new(store))
+}
+
+/// Whether `data_dir` holds a Nexus database.
+pub fn exists(data_dir: &std::path::Path) -> bool {
+    data_dir.join(redb::DB_FILE).exists()
+}
 
 /// Why a store call failed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -179,11 +224,13 @@ pub trait ChangeLog: Send + Sync {
     ) -> Result<usize, StoreError>;
 }
 
-/// Health of the storage, for `/readyz`.
+/// Health and shutdown of the storage.
 #[async_trait]
-pub trait StoreHealth: Send + Sync {
-    /// `Ok` when the database can be read and the writer is running.
+pub trait Lifecycle: Send + Sync {
+    /// `Ok` when the database can be read and written.
     async fn check(&self) -> Result<(), StoreError>;
+    /// Commits everything queued, then stops taking writes; waits until done.
+    async fn close(&self);
 }
 
 /// What a write expects to find, checked inside its transaction.
@@ -393,11 +440,11 @@ pub trait DomainStore: Send + Sync {
 
     /// How many searchable objects (activities, projects, updates, messages) exist.
     async fn searchable_count(&self) -> Result<usize, StoreError>;
-    /// Searchable objects of `kind` (`activity`, `project`, `update`, `message`) with ids
-    /// above `after`, in id order, as "created" change entries carrying their REST form.
+    /// Searchable objects of `kind` (`ObjectKind::SEARCHABLE`) with ids above `after`, in id
+    /// order, as "created" change entries carrying their REST form and visibility keys.
     async fn searchable_objects(
         &self,
-        kind: &str,
+        kind: ObjectKind,
         after: u64,
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError>;
@@ -415,5 +462,5 @@ pub struct ConversationSummary {
 }
 
 /// Everything the services need from storage.
-pub trait Store: UserStore + SessionStore + ChangeLog + StoreHealth + DomainStore {}
-impl<T: UserStore + SessionStore + ChangeLog + StoreHealth + DomainStore> Store for T {}
+pub trait Store: UserStore + SessionStore + ChangeLog + Lifecycle + DomainStore {}
+impl<T: UserStore + SessionStore + ChangeLog + Lifecycle + DomainStore> Store for T {}

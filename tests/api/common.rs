@@ -61,9 +61,15 @@ async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
         .expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(nexus::run(config.clone(), listener, async move {
-        let _ = rx.await;
-    }));
+    let opened = config.clone();
+    let handle = tokio::spawn(async move {
+        nexus::App::open(&opened)
+            .await?
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+    });
     let app = TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),

@@ -15,6 +15,7 @@ mod fuzz;
 mod fuzz_regressions;
 mod health;
 mod limits;
+mod old_data;
 mod projects;
 mod realtime;
 mod search;

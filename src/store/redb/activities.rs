@@ -7,18 +7,8 @@ use super::tables::*;
 use super::{Batch, storage_err};
 use crate::domain::ActivityId;
 use crate::domain::activity::Activity;
-use crate::domain::change::{ChangeOp, VisibilityKeys};
+use crate::domain::change::ChangeOp;
 use crate::store::{ActivityFilter, ActivityOrder, Expect, StoreError, Viewer};
-
-/// Who may see an activity's changes.
-pub fn visibility_keys(a: &Activity) -> VisibilityKeys {
-    VisibilityKeys {
-        project: a.project_id.map(|p| p.0),
-        creator: Some(a.created_by.0),
-        assignee: a.assigned_to.map(|u| u.0),
-        parties: Vec::new(),
-    }
-}
 
 pub(super) fn load(txn: &WriteTransaction, id: u64) -> Result<Option<Activity>, StoreError> {
     let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
@@ -90,7 +80,7 @@ pub(super) fn put(
     } else {
         ChangeOp::Created
     };
-    batch.record_change("activity", a.id.0, op, visibility_keys(a), a)?;
+    batch.record(a, op)?;
     Ok(())
 }
 
@@ -103,13 +93,7 @@ pub(super) fn delete(batch: &mut Batch<'_>, id: u64) -> Result<(), StoreError> {
         .map_err(storage_err)?
         .remove(id)
         .map_err(storage_err)?;
-    batch.record_change(
-        "activity",
-        id,
-        ChangeOp::Deleted,
-        visibility_keys(&old),
-        &old,
-    )?;
+    batch.record(&old, ChangeOp::Deleted)?;
     Ok(())
 }
 
@@ -204,15 +188,15 @@ fn ids_desc(txn: &ReadTransaction, index: EqIndex) -> Result<Vec<u64>, StoreErro
 
 /// Ids of every activity `viewer` (a member) may see, newest first: the union of what they
 /// created, are assigned, and what is in their projects or in none.
-fn visible_ids_desc(
-    txn: &ReadTransaction,
-    user: u64,
-    projects: &[crate::domain::ProjectId],
-) -> Result<Vec<u64>, StoreError> {
+///
+/// Only a plan for which index ranges to read: every candidate is still checked against
+/// `Viewer::may_see` (in `Facet::passes`), the one statement of the rule.
+fn visible_ids_desc(txn: &ReadTransaction, viewer: &Viewer) -> Result<Vec<u64>, StoreError> {
+    let user = viewer.user().0;
     let mut ids = ids_desc(txn, EqIndex::Wide(ACT_BY_CREATOR, user))?;
     ids.extend(ids_desc(txn, EqIndex::Wide(ACT_BY_ASSIGNEE, user))?);
     ids.extend(ids_desc(txn, EqIndex::Wide(ACT_BY_PROJECT, 0))?);
-    for p in projects {
+    for p in viewer.projects() {
         ids.extend(ids_desc(txn, EqIndex::Wide(ACT_BY_PROJECT, p.0))?);
     }
     ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -245,8 +229,8 @@ fn candidates(
     if let Some((first, _)) = eq_indexes(filter).first() {
         return ids_desc(txn, *first);
     }
-    if let Viewer::Member { user, projects } = viewer {
-        return visible_ids_desc(txn, user.0, projects);
+    if !viewer.sees_all() {
+        return visible_ids_desc(txn, viewer);
     }
     let in_memory = facets.with(|rows| {
         rows.iter()
@@ -366,7 +350,7 @@ pub(super) fn list(
         && filter.start_after.is_none()
         && filter.start_before.is_none()
         && filter.ids.is_none();
-    let fast = only_one_index && order == ActivityOrder::CreatedAt && matches!(viewer, Viewer::All);
+    let fast = only_one_index && order == ActivityOrder::CreatedAt && viewer.sees_all();
     // Fastest path: the count kept in memory, and only the page's index entries and rows read,
     // so the cost does not grow with the data.
     if fast && let Some(count) = facets.count(indexes[0].1) {

@@ -10,10 +10,11 @@ use super::tables::*;
 use super::{Batch, RedbStore, activities, messages, projects, storage_err};
 use crate::domain::activity::Activity;
 use crate::domain::audit::AuditEntry;
-use crate::domain::change::ChangeEntry;
+use crate::domain::change::{ChangeEntry, ObjectKind};
 use crate::domain::chat::{Conversation, Message};
 use crate::domain::project::Project;
 use crate::domain::update::{Notification, Update};
+use crate::domain::visibility::Visible;
 use crate::domain::{ActivityId, MessageId, ProjectId, UpdateId, UserId};
 use crate::store::{
     ActivityFilter, ActivityOrder, Changeset, ConversationSummary, DomainStore, Expect, IdKind,
@@ -339,39 +340,52 @@ impl DomainStore for RedbStore {
 
     async fn searchable_objects(
         &self,
-        kind: &str,
+        kind: ObjectKind,
         after: u64,
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError> {
-        let table = match kind {
-            "activity" => ACTIVITIES,
-            "project" => PROJECTS,
-            "update" => UPDATES,
-            "message" => MESSAGES,
-            _ => return Ok(Vec::new()),
-        };
         let txn = self.read()?;
-        let rows = txn.open_table(table).map_err(storage_err)?;
-        let mut out = Vec::new();
-        for row in rows
-            .range(after.saturating_add(1)..)
-            .map_err(storage_err)?
-            .take(limit)
-        {
-            let (key, value) = row.map_err(storage_err)?;
-            out.push(ChangeEntry {
-                seq: 0,
-                kind: kind.to_string(),
-                id: key.value(),
-                op: crate::domain::change::ChangeOp::Created,
-                keys: Default::default(),
-                ts: crate::domain::time::now(),
-                data: serde_json::from_slice(value.value())
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            });
+        match kind {
+            ObjectKind::Activity => as_created::<Activity>(&txn, ACTIVITIES, after, limit),
+            ObjectKind::Project => as_created::<Project>(&txn, PROJECTS, after, limit),
+            ObjectKind::Update => as_created::<Update>(&txn, UPDATES, after, limit),
+            ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
+            ObjectKind::User | ObjectKind::Notification => Ok(Vec::new()),
         }
-        Ok(out)
     }
+}
+
+/// Rows of `table` with ids above `after`, in id order, as "created" change entries with their
+/// visibility keys (what a search rebuild indexes).
+fn as_created<T>(
+    txn: &redb::ReadTransaction,
+    table: redb::TableDefinition<u64, &[u8]>,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<ChangeEntry>, StoreError>
+where
+    T: Visible + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let rows = txn.open_table(table).map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in rows
+        .range(after.saturating_add(1)..)
+        .map_err(storage_err)?
+        .take(limit)
+    {
+        let (_, value) = row.map_err(storage_err)?;
+        let object: T = decode(value.value())?;
+        out.push(ChangeEntry {
+            seq: 0,
+            kind: T::KIND,
+            id: object.object_id(),
+            op: crate::domain::change::ChangeOp::Created,
+            keys: object.visibility_keys(),
+            ts: crate::domain::time::now(),
+            data: serde_json::to_value(&object).map_err(|e| StoreError::Backend(e.to_string()))?,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -381,6 +395,7 @@ mod tests {
     use crate::domain::activity::{ActivityStatus, ActivityType, Priority};
     use crate::domain::time;
     use crate::domain::update::NotificationKind;
+    use crate::domain::user::Role;
     use crate::events::EventBus;
     use crate::store::{ChangeLog, NewUser, UserStore};
 
@@ -451,7 +466,14 @@ mod tests {
             ..Default::default()
         };
         let (count, _) = store
-            .activities(&Viewer::All, &filter, ActivityOrder::CreatedAt, true, 0, 50)
+            .activities(
+                &Viewer::new(UserId(1), Role::Admin, []),
+                &filter,
+                ActivityOrder::CreatedAt,
+                true,
+                0,
+                50,
+            )
             .await
             .unwrap();
         assert_eq!(count, 0, "no index entry");
@@ -498,10 +520,7 @@ mod tests {
     #[tokio::test]
     async fn list_filters_see_the_same_activities_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let member = Viewer::Member {
-            user: UserId(7),
-            projects: vec![],
-        };
+        let member = Viewer::new(UserId(7), Role::User, []);
         let filter = ActivityFilter {
             priority: Some(Priority::High),
             ..Default::default()
@@ -565,11 +584,8 @@ mod tests {
         let mut loading = store.clone();
         loading.facets = std::sync::Arc::new(super::super::facets::Facets::never_loaded());
         let viewers = [
-            Viewer::All,
-            Viewer::Member {
-                user: UserId(8),
-                projects: vec![ProjectId(41)],
-            },
+            Viewer::new(UserId(1), Role::Admin, []),
+            Viewer::new(UserId(8), Role::User, [ProjectId(41)]),
         ];
         let filters = [
             ActivityFilter::default(),

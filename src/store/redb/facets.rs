@@ -13,7 +13,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::storage_err;
 use super::tables::{ACTIVITIES, decode};
 use crate::domain::activity::Activity;
-use crate::domain::visibility::{Viewer, member_sees_activity};
+use crate::domain::change::{ObjectKind, VisibilityKeys};
+use crate::domain::visibility::Viewer;
 use crate::store::{ActivityFilter, ActivityOrder, StoreError};
 
 /// What a list query needs of one activity.
@@ -45,17 +46,13 @@ impl Facet {
 
     /// Whether the activity passes `filter` (all but `ids`) and `viewer` may see it.
     pub fn passes(&self, viewer: &Viewer, filter: &ActivityFilter) -> bool {
-        let visible = match viewer {
-            Viewer::All => true,
-            Viewer::Member { user, projects } => member_sees_activity(
-                user.0,
-                self.creator,
-                Some(self.assignee).filter(|a| *a != 0),
-                Some(self.project).filter(|p| *p != 0),
-                |p| projects.iter().any(|mine| mine.0 == p),
-            ),
+        let keys = VisibilityKeys {
+            project: Some(self.project).filter(|p| *p != 0),
+            creator: Some(self.creator),
+            assignee: Some(self.assignee).filter(|a| *a != 0),
+            parties: Vec::new(),
         };
-        visible
+        viewer.may_see(ObjectKind::Activity, &keys)
             && filter.status.is_none_or(|s| self.status == s.code())
             && filter.activity_type.is_none_or(|t| self.kind == t.code())
             && filter.priority.is_none_or(|p| self.priority == p.code())

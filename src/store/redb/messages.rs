@@ -5,9 +5,10 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::tables::*;
 use super::{Batch, storage_err};
 use crate::domain::audit::AuditEntry;
-use crate::domain::change::{ChangeOp, VisibilityKeys};
+use crate::domain::change::{ChangeOp, ObjectKind};
 use crate::domain::chat::{Conversation, Message};
 use crate::domain::update::{Notification, NotificationView, Update};
+use crate::domain::visibility::Visible;
 use crate::domain::{MessageId, NotificationId, ProjectId, UpdateId, UserId};
 use crate::store::{ConversationSummary, Expect, StoreError};
 
@@ -33,16 +34,7 @@ pub(super) fn put_update(
     } else {
         ChangeOp::Created
     };
-    batch.record_change(
-        "update",
-        u.id.0,
-        op,
-        VisibilityKeys {
-            creator: Some(u.created_by.0),
-            ..Default::default()
-        },
-        u,
-    )?;
+    batch.record(u, op)?;
     Ok(())
 }
 
@@ -56,16 +48,7 @@ pub(super) fn delete_update(batch: &mut Batch<'_>, id: UpdateId) -> Result<(), S
         .map_err(storage_err)?
         .remove(id.0)
         .map_err(storage_err)?;
-    batch.record_change(
-        "update",
-        id.0,
-        ChangeOp::Deleted,
-        VisibilityKeys {
-            creator: Some(old.created_by.0),
-            ..Default::default()
-        },
-        &old,
-    )?;
+    batch.record(&old, ChangeOp::Deleted)?;
     Ok(())
 }
 
@@ -98,14 +81,12 @@ pub(super) fn add_notification(batch: &mut Batch<'_>, n: &Notification) -> Resul
         .map_err(storage_err)?
         .insert((n.recipient.0, n.id.0), ())
         .map_err(storage_err)?;
+    // Clients are sent the notification's REST form, with the keys of the notification.
     batch.record_change(
-        "notification",
+        ObjectKind::Notification,
         n.id.0,
         ChangeOp::Created,
-        VisibilityKeys {
-            parties: vec![n.recipient.0],
-            ..Default::default()
-        },
+        n.visibility_keys(),
         &NotificationView::from(n.clone()),
     )?;
     Ok(())
@@ -206,18 +187,6 @@ fn key_of(user: UserId, c: Conversation) -> (u64, u64) {
     }
 }
 
-/// Who may see a message's changes.
-pub fn message_keys(m: &Message) -> VisibilityKeys {
-    let mut parties = vec![m.sender_id.0];
-    parties.extend(m.receiver_id.map(|r| r.0));
-    VisibilityKeys {
-        project: m.project_id.map(|p| p.0),
-        creator: Some(m.sender_id.0),
-        assignee: None,
-        parties,
-    }
-}
-
 pub(super) fn add_message(batch: &mut Batch<'_>, m: &Message) -> Result<(), StoreError> {
     let txn = batch.txn();
     put_json(
@@ -244,7 +213,7 @@ pub(super) fn add_message(batch: &mut Batch<'_>, m: &Message) -> Result<(), Stor
         .map_err(storage_err)?
         .insert((m.sender_id.0, hi, lo), m.id.0)
         .map_err(storage_err)?;
-    batch.record_change("message", m.id.0, ChangeOp::Created, message_keys(m), m)?;
+    batch.record(m, ChangeOp::Created)?;
     Ok(())
 }
 
@@ -261,7 +230,7 @@ pub(super) fn delete_message(batch: &mut Batch<'_>, id: MessageId) -> Result<(),
         .map_err(storage_err)?
         .remove((hi, lo, id.0))
         .map_err(storage_err)?;
-    batch.record_change("message", id.0, ChangeOp::Deleted, message_keys(&m), &m)?;
+    batch.record(&m, ChangeOp::Deleted)?;
     Ok(())
 }
 

@@ -25,9 +25,9 @@ use async_trait::async_trait;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use crate::config::ServerConfig;
-use crate::domain::change::ChangeEntry;
+use crate::domain::change::{ChangeEntry, ObjectKind};
 use crate::events::EventBus;
-use crate::store::{StoreError, StoreHealth};
+use crate::store::{Lifecycle, OpenError, StoreError};
 use tables::*;
 use writer::Writer;
 pub use writer::{Batch, MAX_BATCH};
@@ -37,32 +37,6 @@ pub const SCHEMA_VERSION: u64 = 1;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "nexus.redb";
-
-/// Why the database could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// Another process holds the file.
-    #[error("data directory {0} is in use by another running Nexus")]
-    Locked(String),
-    /// The file was written by a newer Nexus.
-    #[error(
-        "data directory {dir} holds schema version {found}, newer than this build's {SCHEMA_VERSION}; upgrade Nexus"
-    )]
-    TooNew {
-        /// The directory.
-        dir: String,
-        /// The version found.
-        found: u64,
-    },
-    /// Anything else: permissions, damage, I/O.
-    #[error("cannot open database {path}: {reason}")]
-    Other {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-}
 
 /// How the store is tuned.
 #[derive(Clone, Copy, Debug)]
@@ -140,6 +114,7 @@ impl RedbStore {
             MigrateError::TooNew(found) => OpenError::TooNew {
                 dir: data_dir.display().to_string(),
                 found,
+                supported: SCHEMA_VERSION,
             },
             MigrateError::Store(e) => other(e.to_string()),
         })?;
@@ -198,7 +173,11 @@ impl RedbStore {
 }
 
 #[async_trait]
-impl StoreHealth for RedbStore {
+impl Lifecycle for RedbStore {
+    async fn close(&self) {
+        RedbStore::close(self).await;
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         let txn = self.read()?;
         let meta = txn.open_table(META).map_err(storage_err)?;
@@ -218,7 +197,7 @@ impl StoreHealth for RedbStore {
 fn refresh_facets(db: &Database, facets: &facets::Facets, changes: &[ChangeEntry]) {
     let changed: Vec<u64> = changes
         .iter()
-        .filter(|c| c.kind == "activity")
+        .filter(|c| c.kind == ObjectKind::Activity)
         .map(|c| c.id)
         .collect();
     if changed.is_empty() {

@@ -5,21 +5,11 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::tables::*;
 use super::{Batch, activities, storage_err};
-use crate::domain::change::{ChangeOp, VisibilityKeys};
+use crate::domain::change::ChangeOp;
 use crate::domain::project::{Project, ProjectStatus, name_key};
 use crate::domain::time;
 use crate::domain::{ProjectId, UserId};
 use crate::store::StoreError;
-
-/// Who may see a project's changes.
-pub fn visibility_keys(p: &Project) -> VisibilityKeys {
-    VisibilityKeys {
-        project: Some(p.id.0),
-        creator: Some(p.manager_id.0),
-        assignee: None,
-        parties: p.team_members.iter().map(|u| u.0).collect(),
-    }
-}
 
 pub(super) fn load(txn: &WriteTransaction, id: u64) -> Result<Option<Project>, StoreError> {
     let table = txn.open_table(PROJECTS).map_err(storage_err)?;
@@ -89,7 +79,7 @@ pub(super) fn put(
         (Some(_), true) => ChangeOp::TeamChanged,
         (Some(_), false) => ChangeOp::Updated,
     };
-    batch.record_change("project", p.id.0, op, visibility_keys(p), p)?;
+    batch.record(p, op)?;
     Ok(())
 }
 
@@ -112,13 +102,7 @@ pub(super) fn delete(batch: &mut Batch<'_>, id: u64) -> Result<(), StoreError> {
         .map_err(storage_err)?
         .remove(id)
         .map_err(storage_err)?;
-    batch.record_change(
-        "project",
-        id,
-        ChangeOp::Deleted,
-        visibility_keys(&old),
-        &old,
-    )?;
+    batch.record(&old, ChangeOp::Deleted)?;
     Ok(())
 }
 

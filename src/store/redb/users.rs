@@ -6,7 +6,7 @@ use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 use super::tables::*;
 use super::{RedbStore, next_id, storage_err};
 use crate::domain::UserId;
-use crate::domain::change::{ChangeOp, VisibilityKeys};
+use crate::domain::change::{ChangeOp, ObjectKind, VisibilityKeys};
 use crate::domain::time;
 use crate::domain::user::{User, unique_key};
 use crate::store::{NewUser, StoreError, UserChanges, UserStore};
@@ -59,7 +59,7 @@ fn insert_user(batch: &mut super::Batch<'_>, new: NewUser) -> Result<User, Store
         .insert(email_key.as_str(), id)
         .map_err(storage_err)?;
     batch.record_change(
-        "user",
+        ObjectKind::User,
         id,
         ChangeOp::Created,
         VisibilityKeys::default(),
@@ -170,7 +170,7 @@ impl UserStore for RedbStore {
                 &user,
             )?;
             batch.record_change(
-                "user",
+                ObjectKind::User,
                 id.0,
                 ChangeOp::Updated,
                 VisibilityKeys::default(),

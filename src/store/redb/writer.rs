@@ -13,8 +13,9 @@ use super::OpenOptions;
 use super::disk::DiskGuard;
 use super::storage_err;
 use super::tables::{CHANGES, put_json};
-use crate::domain::change::{ChangeEntry, ChangeOp, VisibilityKeys};
+use crate::domain::change::{ChangeEntry, ChangeOp, ObjectKind, VisibilityKeys};
 use crate::domain::time;
+use crate::domain::visibility::Visible;
 use crate::events::EventBus;
 use crate::store::StoreError;
 
@@ -39,7 +40,7 @@ impl<'a> Batch<'a> {
     /// Appends a change-log entry for a changed object, in this transaction; returns its seq.
     pub fn record_change(
         &mut self,
-        kind: &str,
+        kind: ObjectKind,
         id: u64,
         op: ChangeOp,
         keys: VisibilityKeys,
@@ -47,7 +48,7 @@ impl<'a> Batch<'a> {
     ) -> Result<u64, StoreError> {
         let entry = ChangeEntry {
             seq: *self.next_seq,
-            kind: kind.to_string(),
+            kind,
             id,
             op,
             keys,
@@ -60,6 +61,21 @@ impl<'a> Batch<'a> {
         let seq = entry.seq;
         self.changes.push(entry);
         Ok(seq)
+    }
+
+    /// Appends the change-log entry of `object`, which carries its own kind and keys.
+    pub fn record<T: Visible + serde::Serialize>(
+        &mut self,
+        object: &T,
+        op: ChangeOp,
+    ) -> Result<u64, StoreError> {
+        self.record_change(
+            T::KIND,
+            object.object_id(),
+            op,
+            object.visibility_keys(),
+            object,
+        )
     }
 
     /// How many changes the batch has recorded so far.

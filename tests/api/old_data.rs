@@ -1,0 +1,110 @@
+//! A data directory written by an earlier Nexus still opens and reads the same: the database in
+//! `tests/fixtures/schema-v1/` was written by the build before object kinds became an enum
+//! (commit 37c8341: a user `olga`, a project, an activity, an update, a direct and a room
+//! message, and their change log). Its search index is left out, so the start rebuilds it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/schema-v1/nexus.redb"
+);
+
+/// A server on a copy of the fixture.
+async fn app_on_fixture() -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(FIXTURE, dir.path().join("nexus.redb")).expect("copy the fixture");
+    let data = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.server.data_dir = data).await;
+    (app, dir)
+}
+
+#[tokio::test]
+async fn a_data_directory_written_before_the_kind_enum_opens_and_reads_the_same() {
+    let (app, _dir) = app_on_fixture().await;
+    let admin = app.admin_token().await;
+
+    let activity = json_of(app.get("/api/activities/1/", &admin).await).await;
+    assert_eq!(activity["title"], "Replace pump seal");
+    assert_eq!(activity["assigned_to"], 2);
+    let project = json_of(app.get("/api/projects/1/", &admin).await).await;
+    assert_eq!(project["team_members"], serde_json::json!([2]));
+
+    // The user written by the old build signs in, and sees through its project.
+    let olga = token_of(&app.login("olga", "olga-password-123").await);
+    let mine = json_of(app.get("/api/activities/", &olga).await).await;
+    assert_eq!(mine["count"], 1);
+    let room = json_of(app.get("/api/chat/messages/?project=1", &olga).await).await;
+    assert_eq!(room["results"][0]["content"], "conveyor delivery monday");
+
+    // The index is rebuilt from the old rows with their visibility: olga finds her direct
+    // message and the room's, a stranger neither.
+    let found = wait_for_search(&app, &olga, "kind=chat&q=arrived%20OR%20delivery", 2).await;
+    assert_eq!(found, 2);
+    let (_, stranger) = app.user_with_token("stranger", "user").await;
+    let hits = json_of(app.get("/api/search/?q=seal", &stranger).await).await;
+    assert_eq!(hits["count"], 0, "{hits}");
+
+    // The old change log replays with its kinds: every object's event, in order.
+    let events = replay_events(&app, &admin, "activities,projects,updates,chat").await;
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "project.created",
+            "activity.created",
+            "update.created",
+            "chat.message",
+            "chat.message"
+        ],
+        "{events:?}"
+    );
+}
+
+/// Waits (up to 10 s) for the search index rebuild, then returns the hit count of `query`.
+async fn wait_for_search(app: &TestApp, token: &str, query: &str, want: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = app.get(&format!("/api/search/?{query}"), token).await;
+        if response.status() == 200 {
+            let count = json_of(response).await["count"].as_u64().unwrap_or(0);
+            if count >= want || tokio::time::Instant::now() > deadline {
+                return count;
+            }
+        } else if tokio::time::Instant::now() > deadline {
+            panic!("search not ready: {}", response.status());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The envelopes an SSE replay from the start of the log sends on `topics`, read until the
+/// stream is quiet for half a second.
+async fn replay_events(app: &TestApp, token: &str, topics: &str) -> Vec<Value> {
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/events/?topics={topics}"),
+            Some(token),
+        )
+        .header("Last-Event-ID", "0")
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), 200);
+    let mut response = response;
+    let mut text = String::new();
+    while let Ok(Ok(Some(chunk))) =
+        tokio::time::timeout(Duration::from_millis(500), response.chunk()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str(data.trim()).ok())
+        .collect()
+}
