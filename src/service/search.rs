@@ -79,14 +79,9 @@ impl SearchService {
         }
         let viewer = viewer(self.store.as_ref(), principal).await?;
         self.read_own_writes().await?;
-        let hits = self.index.search(
-            &node,
-            &viewer,
-            principal.user.id.0,
-            &chosen,
-            page.offset(),
-            page.page_size,
-        )?;
+        let hits = self
+            .index
+            .search(&node, &viewer, &chosen, page.offset(), page.page_size)?;
         Ok(SearchAnswer {
             hits,
             took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -106,7 +101,6 @@ impl SearchService {
         let node = parse(q)?;
         let viewer = viewer(self.store.as_ref(), principal).await?;
         self.read_own_writes().await?;
-        self.index
-            .matching_ids(&node, &viewer, principal.user.id.0, kind)
+        self.index.matching_ids(&node, &viewer, kind)
     }
 }
