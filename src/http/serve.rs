@@ -135,25 +135,55 @@ fn raise_open_files(connections: usize) {
     let wanted = u64::try_from(connections)
         .unwrap_or(u64::MAX)
         .saturating_add(256);
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is "unlimited".
+    if limit.current.is_none_or(|current| current >= wanted) {
+        return;
+    }
+    let raised = limit.maximum.map_or(wanted, |hard| wanted.min(hard));
+    limit.current = Some(raised);
+    if setrlimit(Resource::Nofile, limit).is_err() || raised < wanted {
+        tracing::warn!(
+            open_files = raised,
+            wanted,
+            "the open-file limit is below server.max_connections; raise it (ulimit -n)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raise_open_files;
+    use rustix::process::{Resource, getrlimit, setrlimit};
+
+    /// Lowers the soft open-file limit by one below the hard limit (harmless to the other tests
+    /// in this process), or `None` when the hard limit is unlimited or tiny.
+    fn one_below_hard() -> Option<u64> {
+        let mut limit = getrlimit(Resource::Nofile);
+        let hard = limit.maximum.filter(|&h| h > 512)?;
+        limit.current = Some(hard - 1);
+        setrlimit(Resource::Nofile, limit).ok()?;
+        Some(hard)
+    }
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_fit_the_connections_but_never_above_the_hard_limit() {
+        let Some(hard) = one_below_hard() else {
+            eprintln!("SKIPPED: the hard open-file limit is unlimited or below 512");
+            return;
         };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return;
-        }
-        if limit.rlim_cur >= wanted {
-            return;
-        }
-        limit.rlim_cur = wanted.min(limit.rlim_max);
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted {
-            tracing::warn!(
-                open_files = limit.rlim_cur,
-                wanted,
-                "the open-file limit is below server.max_connections; raise it (ulimit -n)"
-            );
-        }
+        raise_open_files(usize::try_from(hard - 256).expect("fits"));
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
+
+        one_below_hard();
+        raise_open_files(usize::MAX);
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
+
+        // A limit that already fits is left alone.
+        one_below_hard();
+        raise_open_files(0);
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard - 1));
+        raise_open_files(usize::try_from(hard - 256).expect("fits"));
     }
 }

@@ -120,13 +120,25 @@ impl PasswordHasher {
 /// Puts the calling thread at the lowest CPU priority (nice 19), so the scheduler runs it only
 /// on time other threads leave idle.
 fn lowest_priority() {
-    // SAFETY: gettid and setpriority take plain integers; on Linux PRIO_PROCESS with a thread
-    // id sets that thread's niceness only.
-    let set = unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
-    };
-    if set != 0 {
+    // On Linux the niceness is per thread, and PRIO_PROCESS given a thread id sets that
+    // thread's only.
+    let tid = rustix::thread::gettid();
+    if rustix::process::setpriority_process(Some(tid), 19).is_err() {
         tracing::warn!("cannot lower the priority of a password hashing thread");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PasswordHasher;
+
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_lowest_priority() {
+        let niceness = PasswordHasher::new(1)
+            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
+            .await
+            .expect("the pool runs jobs")
+            .expect("getpriority");
+        assert_eq!(niceness, 19);
     }
 }

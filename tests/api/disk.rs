@@ -19,8 +19,7 @@ struct SmallDisk {
 impl SmallDisk {
     /// Mounts a tmpfs of `mib` MiB, or `None` when this process may not mount (not root).
     fn mount(mib: u32) -> Option<SmallDisk> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             eprintln!("SKIPPED: mounting a small filesystem needs root (CI runs as root)");
             return None;
         }
@@ -221,8 +220,7 @@ fn nexus_binary() -> &'static Path {
 
 #[tokio::test]
 async fn a_read_only_data_directory_fails_at_start_with_one_line() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         eprintln!("SKIPPED: a read-only mount needs root (CI runs as root)");
         return;
     }

@@ -3,8 +3,9 @@
 //! prints one row per scenario: requests/s, latency percentiles, errors, and the server's peak
 //! RSS.
 //!
-//! `cargo run --release --bin nexus-bench -- [--activities N] [--concurrency C]
-//! [--duration SECS] [--data DIR] [scenario…]`; `--help` lists the scenarios.
+//! `cargo build --release && cargo build --release -p nexus-bench`, then
+//! `target/release/nexus-bench [--activities N] [--concurrency C] [--duration SECS] [--data DIR]
+//! [scenario…]`; `--help` lists the scenarios.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
@@ -69,9 +70,55 @@ struct Args {
     /// runs (so a big directory, for `startup`, is seeded once).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Scenarios to run (default: get list list-user create login mixed startup): get, list,
-    /// list-user, create, login, mixed, startup, login-flood, fanout, search, reindex.
-    scenarios: Vec<String>,
+    /// Scenarios to run, in this order (default: get list list-user create login mixed startup).
+    #[arg(value_enum)]
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// One activity by id, as admin.
+    Get,
+    /// `?status=in_progress&page_size=50`, as admin.
+    List,
+    /// The same list as a `user`, with visibility applied.
+    ListUser,
+    /// A durable POST of one activity.
+    Create,
+    /// One of ten users signs in.
+    Login,
+    /// 80% reads (gets and lists), 20% creates.
+    Mixed,
+    /// Restarts after clean stops and after `kill -9`: time to ready, first list.
+    Startup,
+    /// `get` on half the connections while the other half floods `login`.
+    LoginFlood,
+    /// `--clients` WebSocket clients, one event a second: delivery latency, memory per client.
+    Fanout,
+    /// Term, phrase, boolean and prefix searches, as a `user`.
+    Search,
+    /// `nexus reindex` over the stopped server's data directory.
+    Reindex,
+}
+
+impl Scenario {
+    /// Run when no scenario is named: the ones quick enough, and meaningful at any size.
+    const DEFAULT: [Scenario; 7] = [
+        Scenario::Get,
+        Scenario::List,
+        Scenario::ListUser,
+        Scenario::Create,
+        Scenario::Login,
+        Scenario::Mixed,
+        Scenario::Startup,
+    ];
+
+    /// The name on the command line, which is also the row label.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Where the bench keeps what it seeded, inside a kept data directory.
@@ -130,8 +177,7 @@ impl Server {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let per_sec = rustix::param::clock_ticks_per_second().max(1);
         Some(ticks * 1000 / per_sec)
     }
 }
@@ -139,17 +185,10 @@ impl Server {
 /// Raises this process's open-file limit to its hard limit (inherited by the server), so
 /// thousands of connections fit.
 fn raise_open_files() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
 }
 
 /// The `fanout` scenario: `clients` WebSocket clients subscribed to `activities`, one activity
@@ -296,12 +335,9 @@ fn start_server(binary: &PathBuf, kept: Option<&PathBuf>) -> Result<Server> {
 impl Server {
     /// Stops the server: SIGTERM (a clean shutdown) or SIGKILL (a crash).
     fn stop(&mut self, crash: bool) -> Result<()> {
-        let pid = i32::try_from(self.child.id())?;
-        let signal = if crash { libc::SIGKILL } else { libc::SIGTERM };
-        // SAFETY: signalling our own child process.
-        unsafe {
-            libc::kill(pid, signal);
-        }
+        use rustix::process::{Pid, Signal, kill_process};
+        let signal = if crash { Signal::KILL } else { Signal::TERM };
+        kill_process(Pid::from_child(&self.child), signal)?;
         self.child.wait()?;
         Ok(())
     }
@@ -754,39 +790,33 @@ async fn ok(r: reqwest::Result<reqwest::Response>) -> bool {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
-    let binary = match &args.nexus {
+/// The `nexus` binary to start: `given`, or the one beside this executable (a workspace build
+/// puts both in the same target directory). Checked before anything starts, because
+/// `cargo build -p nexus-bench` alone does not build it.
+fn nexus_binary(given: Option<&PathBuf>) -> Result<PathBuf> {
+    let binary = match given {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("nexus"),
     };
-    let all = [
-        "get",
-        "list",
-        "list-user",
-        "create",
-        "login",
-        "fanout",
-        "search",
-        "reindex",
-        "login-flood",
-        "mixed",
-        "startup",
-    ];
-    let scenarios: Vec<String> = if args.scenarios.is_empty() {
-        all.iter()
-            .filter(|s| !matches!(**s, "fanout" | "search" | "reindex" | "login-flood"))
-            .map(|s| s.to_string())
-            .collect()
+    if !binary.is_file() {
+        bail!(
+            "no nexus binary at {}: build it first (`cargo build --release` puts it beside \
+             nexus-bench) or pass --nexus PATH",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let binary = nexus_binary(args.nexus.as_ref())?;
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::DEFAULT.to_vec()
     } else {
         args.scenarios.clone()
     };
-    for s in &scenarios {
-        if !all.contains(&s.as_str()) {
-            bail!("unknown scenario {s:?}; choose from {}", all.join(", "));
-        }
-    }
     raise_open_files();
     let mut server = start_server(&binary, args.data.as_ref())?;
     let client = reqwest::Client::builder()
@@ -825,64 +855,71 @@ async fn main() -> Result<()> {
         "{:<10} {:>10} {:>9} {:>9} {:>9} {:>7}",
         "scenario", "req/s", "p50_ms", "p99_ms", "p99.9_ms", "errors"
     );
-    for scenario in &scenarios {
-        if scenario == "login-flood" {
-            // `get` on half the connections while the other half floods `login`: how much a
-            // login flood slows everything else.
-            let half = (args.concurrency / 2).max(1);
-            let (c1, b1, s1) = (client.clone(), server.base.clone(), seeded.clone());
-            let (c2, b2) = (client.clone(), server.base.clone());
-            let gets = drive(half, duration, move |n| {
-                get_one(c1.clone(), b1.clone(), s1.clone(), n)
-            });
-            let logins = drive(half, duration, move |n| {
-                login_one(c2.clone(), b2.clone(), n)
-            });
-            let (gets, logins) = tokio::join!(gets, logins);
-            print_row("flood-get", &gets);
-            print_row("flood-login", &logins);
-            continue;
-        }
-        if scenario == "reindex" {
-            reindex(&mut server, &binary, seeded.activity_ids.len()).await?;
-            continue;
-        }
-        if scenario == "startup" {
-            eprintln!("running startup: 6 restarts…");
-            startup(&mut server, &binary, &seeded).await?;
-            continue;
-        }
-        if scenario == "search" {
-            for (name, q) in SEARCHES {
-                let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
-                let url = format!("{base}/api/search/?q={}&page_size=20", encode_query(q));
-                let outcome = drive(args.concurrency, duration, move |_| {
-                    let (c, url, s) = (c.clone(), url.clone(), s.clone());
-                    async move { ok(c.get(&url).bearer_auth(&s.user).send().await).await }
-                })
-                .await;
-                print_row(name, &outcome);
-            }
-            continue;
-        }
-        if scenario == "fanout" {
-            eprintln!(
+    for &scenario in &scenarios {
+        match scenario {
+            Scenario::Startup => eprintln!("running startup: 6 restarts…"),
+            Scenario::Fanout => eprintln!(
                 "running fanout: {} clients, {} events…",
                 args.clients, args.events
-            );
-            fanout(&server, &seeded, args.clients, args.events).await?;
-            continue;
+            ),
+            Scenario::Reindex => eprintln!("running reindex…"),
+            Scenario::Search => eprintln!(
+                "running search: {} queries, {:.0} s each…",
+                SEARCHES.len(),
+                args.duration
+            ),
+            _ => eprintln!("running {} for {:.0} s…", scenario.name(), args.duration),
         }
-        eprintln!("running {scenario} for {:.0} s…", args.duration);
         let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
-        let outcome = match scenario.as_str() {
-            "get" => {
+        let outcome = match scenario {
+            Scenario::LoginFlood => {
+                // `get` on half the connections while the other half floods `login`: how much a
+                // login flood slows everything else.
+                let half = (args.concurrency / 2).max(1);
+                let (c2, b2) = (c.clone(), base.clone());
+                let gets = drive(half, duration, move |n| {
+                    get_one(c.clone(), base.clone(), s.clone(), n)
+                });
+                let logins = drive(half, duration, move |n| {
+                    login_one(c2.clone(), b2.clone(), n)
+                });
+                let (gets, logins) = tokio::join!(gets, logins);
+                print_row("flood-get", &gets);
+                print_row("flood-login", &logins);
+                continue;
+            }
+            Scenario::Reindex => {
+                reindex(&mut server, &binary, seeded.activity_ids.len()).await?;
+                continue;
+            }
+            Scenario::Startup => {
+                startup(&mut server, &binary, &seeded).await?;
+                continue;
+            }
+            Scenario::Search => {
+                for (name, q) in SEARCHES {
+                    let (c, s) = (c.clone(), s.clone());
+                    let url = format!("{base}/api/search/?q={}&page_size=20", encode_query(q));
+                    let outcome = drive(args.concurrency, duration, move |_| {
+                        let (c, url, s) = (c.clone(), url.clone(), s.clone());
+                        async move { ok(c.get(&url).bearer_auth(&s.user).send().await).await }
+                    })
+                    .await;
+                    print_row(name, &outcome);
+                }
+                continue;
+            }
+            Scenario::Fanout => {
+                fanout(&server, &seeded, args.clients, args.events).await?;
+                continue;
+            }
+            Scenario::Get => {
                 drive(args.concurrency, duration, move |n| {
                     get_one(c.clone(), base.clone(), s.clone(), n)
                 })
                 .await
             }
-            "list" => {
+            Scenario::List => {
                 drive(args.concurrency, duration, move |_| {
                     let (c, base, s) = (c.clone(), base.clone(), s.clone());
                     async move {
@@ -897,7 +934,7 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
-            "list-user" => {
+            Scenario::ListUser => {
                 drive(args.concurrency, duration, move |_| {
                     let (c, base, s) = (c.clone(), base.clone(), s.clone());
                     async move {
@@ -912,7 +949,7 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
-            "create" => {
+            Scenario::Create => {
                 drive(args.concurrency, duration, move |n| {
                     let (c, base, s) = (c.clone(), base.clone(), s.clone());
                     async move {
@@ -927,7 +964,7 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
-            "mixed" => {
+            Scenario::Mixed => {
                 // 80% reads (4 in 5: get one, every fifth a filtered list), 20% durable creates.
                 drive(args.concurrency, duration, move |n| {
                     let (c, base, s) = (c.clone(), base.clone(), s.clone());
@@ -953,18 +990,94 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
-            "login" => {
+            Scenario::Login => {
                 drive(args.concurrency, duration, move |n| {
                     login_one(c.clone(), base.clone(), n)
                 })
                 .await
             }
-            other => bail!("scenario {other:?} has no driver"),
         };
-        print_row(scenario, &outcome);
+        print_row(&scenario.name(), &outcome);
     }
     if let Some(rss) = server.peak_rss_kib() {
         println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn scenarios_keep_the_names_the_docs_use() {
+        // README.md, BENCHMARKS.md and the figures recorded there name scenarios by these.
+        let names: Vec<String> = Scenario::value_variants()
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "get",
+                "list",
+                "list-user",
+                "create",
+                "login",
+                "mixed",
+                "startup",
+                "login-flood",
+                "fanout",
+                "search",
+                "reindex"
+            ]
+        );
+    }
+
+    #[test]
+    fn named_scenarios_run_in_the_order_given_and_none_means_the_default_set() {
+        let args = Args::try_parse_from(["nexus-bench", "reindex", "login-flood", "list-user"])
+            .expect("valid arguments");
+        assert_eq!(
+            args.scenarios,
+            [Scenario::Reindex, Scenario::LoginFlood, Scenario::ListUser]
+        );
+        let args = Args::try_parse_from(["nexus-bench", "--duration", "1"]).expect("valid");
+        assert!(args.scenarios.is_empty());
+        // The default set README.md documents.
+        let default: Vec<String> = Scenario::DEFAULT.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            default,
+            [
+                "get",
+                "list",
+                "list-user",
+                "create",
+                "login",
+                "mixed",
+                "startup"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_scenario_is_refused_by_the_parser() {
+        let error = Args::try_parse_from(["nexus-bench", "get", "bogus"])
+            .err()
+            .expect("bogus is no scenario");
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn a_missing_nexus_binary_is_reported_before_anything_starts() {
+        let missing = PathBuf::from("/nonexistent/nexus");
+        let error = nexus_binary(Some(&missing)).expect_err("no such binary");
+        assert!(error.to_string().contains("--nexus"), "{error}");
+    }
 }
