@@ -148,17 +148,16 @@ pub async fn serve<S>(
     }
 }
 
-/// Whether a request body has been read to its end.
-#[derive(Clone)]
-struct BodyState {
-    had_body: bool,
-    done: Arc<AtomicBool>,
-}
+/// Whether a request body has been read to its end; `None` for a request without a body
+/// (most of them: no tracking, no allocation).
+struct BodyState(Option<Arc<AtomicBool>>);
 
 impl BodyState {
     /// The request had a body and it was not read to its end.
     fn unread(&self) -> bool {
-        self.had_body && !self.done.load(Ordering::Acquire)
+        self.0
+            .as_ref()
+            .is_some_and(|done| !done.load(Ordering::Acquire))
     }
 }
 
@@ -170,11 +169,11 @@ struct ReadToEnd {
 
 impl ReadToEnd {
     fn track(req: Request<Incoming>) -> (Request, BodyState) {
+        if req.body().is_end_stream() {
+            return (req.map(axum::body::Body::new), BodyState(None));
+        }
         let done = Arc::new(AtomicBool::new(false));
-        let state = BodyState {
-            had_body: !req.body().is_end_stream(),
-            done: done.clone(),
-        };
+        let state = BodyState(Some(done.clone()));
         let req = req.map(|inner| axum::body::Body::new(ReadToEnd { inner, done }));
         (req, state)
     }
