@@ -90,6 +90,32 @@ pub struct ServerConfig {
     pub ws_max_message_bytes: usize,
     /// Live connections (WebSocket and SSE together) one user may hold open at once.
     pub live_connections_per_user: usize,
+    /// Reverse proxies (CIDRs such as `10.0.0.0/8`, or single addresses) whose
+    /// `X-Forwarded-For` / `Forwarded` headers give the client's address; from any other peer
+    /// those headers are ignored. Empty: the TCP peer is always the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` parsed; entries that do not parse are left out (`validate` refuses
+    /// them before the server starts).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|entry| parse_net(entry))
+            .collect()
+    }
+}
+
+/// A CIDR, or a single address meaning just itself.
+fn parse_net(entry: &str) -> Option<ipnet::IpNet> {
+    let entry = entry.trim();
+    entry.parse::<ipnet::IpNet>().ok().or_else(|| {
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }
 
 impl Default for ServerConfig {
@@ -109,6 +135,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             ws_max_message_bytes: 64 * 1024,
             live_connections_per_user: 32,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -236,6 +263,83 @@ pub enum ConfigError {
     /// The named config file does not exist.
     #[error("config file {0} not found")]
     Missing(PathBuf),
+    /// The file holds keys Nexus does not know: a typo must not be silently ignored.
+    #[error(
+        "config file {file}: unknown key {} (config/nexus.toml lists every key)",
+        keys.join(", ")
+    )]
+    UnknownKeys {
+        /// The file.
+        file: PathBuf,
+        /// The keys, dotted (`server.listen_adress`).
+        keys: Vec<String>,
+    },
+}
+
+/// `NEXUS_*` variables that are not settings but are read by the tests and CI scripts.
+const NON_SETTING_VARIABLES: &[&str] = &["NEXUS_BIN", "NEXUS_TEST_BIN"];
+const NON_SETTING_PREFIXES: &[&str] = &["NEXUS_CRASH_", "NEXUS_FUZZ_"];
+
+/// Every setting as a tree of its defaults, secrets included: the list of known keys comes
+/// from the structs themselves, so it cannot fall behind them.
+fn known_keys() -> serde_json::Value {
+    let all = Config {
+        admin_password: Some(Secret::default()),
+        jwt_secret: Some(Secret::default()),
+        ..Config::default()
+    };
+    serde_json::to_value(all).unwrap_or_default()
+}
+
+/// The dotted keys of `given` that `known` lacks. A section given as something other than a
+/// table is left to the type check, which names it.
+fn unknown_keys(given: &serde_json::Value, known: &serde_json::Value, prefix: &str) -> Vec<String> {
+    let (Some(given), Some(known)) = (given.as_object(), known.as_object()) else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    for (key, value) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match known.get(key) {
+            None => unknown.push(path),
+            Some(section @ serde_json::Value::Object(_)) => {
+                unknown.extend(unknown_keys(value, section, &path));
+            }
+            Some(_) => {}
+        }
+    }
+    unknown
+}
+
+/// The `NEXUS_*` variables among `vars` that name no setting (`NEXUS_SECTION__KEY`), for a
+/// warning: an environment is shared with other programs, so it is not a reason to refuse to
+/// start, but a typo there must not go unnoticed either.
+pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known = known_keys();
+    vars.into_iter()
+        .filter(|name| {
+            let Some(rest) = name.strip_prefix("NEXUS_") else {
+                return false;
+            };
+            if NON_SETTING_VARIABLES.contains(&name.as_str())
+                || NON_SETTING_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
+                return false;
+            }
+            let mut node = &known;
+            for part in rest.split("__") {
+                match node.get(part.to_lowercase()) {
+                    Some(next) => node = next,
+                    None => return true,
+                }
+            }
+            node.is_object()
+        })
+        .collect()
 }
 
 impl Config {
@@ -245,6 +349,16 @@ impl Config {
         if let Some(file) = file {
             if !file.exists() {
                 return Err(ConfigError::Missing(file.to_path_buf()));
+            }
+            let given: serde_json::Value = Figment::from(Toml::file_exact(file))
+                .extract()
+                .map_err(|e| ConfigError::Invalid(e.to_string().replace('\n', " ")))?;
+            let keys = unknown_keys(&given, &known_keys(), "");
+            if !keys.is_empty() {
+                return Err(ConfigError::UnknownKeys {
+                    file: file.to_path_buf(),
+                    keys,
+                });
             }
             figment = figment.merge(Toml::file_exact(file));
         }
@@ -290,6 +404,15 @@ impl Config {
                     .into(),
             );
         }
+        if let Some(entry) = server
+            .trusted_proxies
+            .iter()
+            .find(|e| parse_net(e).is_none())
+        {
+            return bad(format!(
+                "server.trusted_proxies entry {entry:?} is not a CIDR such as 10.0.0.0/8 or an address"
+            ));
+        }
         if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_secs == 0 {
             return bad("auth.access_ttl_secs and auth.refresh_ttl_secs must be above 0".into());
         }
@@ -333,6 +456,88 @@ mod tests {
             .expect("config/nexus.toml parses");
         let defaults = serde_json::to_value(Config::default()).expect("serialise");
         assert_eq!(from_file, defaults);
+    }
+
+    fn load_file(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nexus.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::load(Some(&path), &Overrides::default())
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_naming_it() {
+        let cases = [
+            (
+                "[server]\nlisten_adress = \"0.0.0.0:80\"\n",
+                "server.listen_adress",
+            ),
+            ("[servr]\nlisten = \"0.0.0.0:80\"\n", "servr"),
+            ("admin_pasword = \"x\"\n", "admin_pasword"),
+            (
+                "[auth]\nallow_registration = false\nlockout_fails = 3\n",
+                "auth.lockout_fails",
+            ),
+        ];
+        for (text, key) in cases {
+            match load_file(text) {
+                Err(e @ ConfigError::UnknownKeys { .. }) => {
+                    assert!(e.to_string().contains(key), "{e} names {key}");
+                }
+                other => panic!("{text:?}: expected an unknown-key error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_known_key_in_the_file_is_accepted() {
+        let config = load_file(
+            "admin_password = \"long-enough-password\"\n\
+             [server]\nlisten = \"127.0.0.1:9000\"\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n\
+             [log]\nformat = \"json\"\n",
+        )
+        .expect("loads");
+        assert_eq!(config.server.listen, "127.0.0.1:9000");
+        assert_eq!(config.server.trusted_proxy_nets().len(), 2);
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/nexus.toml");
+        Config::load(Some(&shipped), &Overrides::default()).expect("the shipped file loads");
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_is_refused() {
+        let err =
+            load_file("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").expect_err("refused");
+        assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_found_and_test_variables_are_not() {
+        let vars = [
+            "NEXUS_SERVER__LISTEN",
+            "NEXUS_SERVER__LISTEN_ADRESS",
+            "NEXUS_SERVR__LISTEN",
+            "NEXUS_AUTH__ALLOW_REGISTRATION",
+            "NEXUS_ADMIN_PASSWORD",
+            "NEXUS_JWT_SECRET",
+            "NEXUS_JWT_SECRT",
+            "NEXUS_SERVER",
+            "NEXUS_CRASH_CYCLES",
+            "NEXUS_FUZZ_SEED",
+            "NEXUS_FUZZ_VENV",
+            "NEXUS_BIN",
+            "NEXUS_TEST_BIN",
+            "PATH",
+        ];
+        let unknown = unknown_env_vars(vars.iter().map(|v| v.to_string()));
+        assert_eq!(
+            unknown,
+            [
+                "NEXUS_SERVER__LISTEN_ADRESS",
+                "NEXUS_SERVR__LISTEN",
+                "NEXUS_JWT_SECRT",
+                "NEXUS_SERVER"
+            ]
+        );
     }
 
     #[test]

@@ -92,6 +92,13 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     let _log_guard = init_logging(&config);
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for name in nexus::config::unknown_env_vars(names) {
+        tracing::warn!(
+            variable = %name,
+            "unknown NEXUS_ environment variable ignored (config/nexus.toml lists every setting)"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

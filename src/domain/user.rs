@@ -1,5 +1,7 @@
 //! Users: roles, profiles, and the rules for usernames, emails and passwords.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::{FieldErrors, push_field};
@@ -104,8 +106,9 @@ impl ProfilePatch {
     }
 }
 
-/// A user as stored, password hash included. Never serialised to clients as is.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A user as stored, password hash included. Never serialised to clients as is, and its
+/// `Debug` leaves the hash out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct User {
     /// Server-assigned id.
     pub id: UserId,
@@ -130,6 +133,32 @@ pub struct User {
     /// When last changed.
     #[serde(with = "rfc3339")]
     pub updated_at: Timestamp,
+}
+
+/// Stands for a secret in `Debug` output, so a log line never carries a hash or token.
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("is_active", &self.is_active)
+            .field("profile", &self.profile)
+            .field("password_hash", &Redacted)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// The lower-cased key that makes usernames and emails unique case-insensitively.

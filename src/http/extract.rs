@@ -2,11 +2,12 @@
 //! signed-in caller and the client address.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -15,11 +16,127 @@ use crate::domain::DomainError;
 use crate::service::Principal;
 use crate::service::pagination::PageRequest;
 
-/// A JSON body; bad JSON, wrong types, wrong content type and oversize bodies answer as
-/// `400`, `415` and `413` in the API's error format.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body. Not JSON, or not a JSON object, is `400 bad_request`; a field missing, of the
+/// wrong type or with an unknown value is `400 validation_error` naming the field; a wrong
+/// content type is `415` and an oversize body `413`, all in the API's error format.
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json_content_type(req.headers()) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let body = Bytes::from_request(req, state).await?;
+        parse_json_body(&body).map(ApiJson)
+    }
+}
+
+/// `application/json`, or any `application/*+json`, parameters aside.
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// Parses a request body in two steps, so that a problem with one field is told apart from a
+/// body that is not JSON at all: first into a JSON value, then into `T` with the path of the
+/// field that failed.
+pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let (field, message) = field_error(&e);
+        DomainError::field(&field, message).into()
+    })
+}
+
+/// The dotted name of the field a deserialisation error is about, and what is wrong with it
+/// in words that do not show Rust types.
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
+    use serde_path_to_error::Segment;
+    let mut path: Vec<String> = e
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect();
+    let raw = e.inner().to_string();
+    // serde reports a missing field at its parent's path, with the name only in the message.
+    if let Some(missing) = between_backticks(&raw, "missing field `") {
+        path.push(missing.to_string());
+        return (path.join("."), "is required".into());
+    }
+    let field = if path.is_empty() {
+        "body".to_string()
+    } else {
+        path.join(".")
+    };
+    (field, field_message(&raw))
+}
+
+fn between_backticks<'a>(raw: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = raw.strip_prefix(prefix)?;
+    rest.split('`').next()
+}
+
+fn field_message(raw: &str) -> String {
+    if raw.starts_with("unknown variant `") {
+        // serde writes the choices as "`a`", "`a` or `b`" or "one of `a`, `b`, `c`".
+        let choices = raw.split_once(", expected ").map(|(_, list)| {
+            let list = list.strip_prefix("one of ").unwrap_or(list);
+            list.replace("` or `", ", ").replace('`', "")
+        });
+        return match choices {
+            Some(list) => format!("must be one of {list}"),
+            None => "is not one of the allowed values".into(),
+        };
+    }
+    if raw.starts_with("invalid type: ") || raw.starts_with("invalid value: ") {
+        let expected = raw
+            .rsplit_once(", expected ")
+            .map_or("", |(_, expected)| expected);
+        return format!("must be {}", plain_expected(expected));
+    }
+    raw.to_string()
+}
+
+/// serde's name for an expected type, in words a client understands.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "an object".into(),
+        e if e.starts_with("struct ") || e.starts_with("a map") => "an object".into(),
+        e if e.starts_with("enum ") || e.starts_with("variant identifier") => {
+            "one of the allowed values".into()
+        }
+        "" => "a value of another type".into(),
+        e => e.to_string(),
+    }
+}
 
 /// A JSON body that may be absent (empty); present, it must be valid JSON.
 pub struct OptionalJson<T>(pub Option<T>);
@@ -166,10 +283,10 @@ impl FromRequestParts<AppState> for AuthUser {
                 "authentication required: send Authorization: Bearer <access token>".into(),
             ))
         })?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = state
+            .client_addr
+            .client_ip(&parts.headers, &parts.extensions)
+            .map(|ip| ip.to_string());
         let principal = state.services.auth.authenticate(token, ip).await?;
         state
             .api_limit
@@ -179,17 +296,127 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The client's address (the TCP peer).
+/// The client's address: the TCP peer, or the forwarded address when the peer is a trusted
+/// proxy (see `client_addr`).
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| ClientIp(addr.ip()))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        state
+            .client_addr
+            .client_ip(&parts.headers, &parts.extensions)
+            .map(ClientIp)
             .ok_or_else(|| DomainError::Internal("no client address on request".into()).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use serde::Deserialize;
+
+    use super::parse_json_body;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Task,
+        Meeting,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        phone: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        #[serde(rename = "type")]
+        kind: Option<Kind>,
+        count: Option<u64>,
+        inner: Option<Inner>,
+    }
+
+    async fn error_of(body: &str) -> (StatusCode, serde_json::Value) {
+        let err = parse_json_body::<Body>(body.as_bytes()).expect_err("refused");
+        let response = err.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn field_problems_are_validation_errors_naming_the_field() {
+        let cases = [
+            (r#"{}"#, "title", "is required"),
+            (r#"{"title": 5}"#, "title", "must be a string"),
+            (
+                r#"{"title": "t", "type": "bogus"}"#,
+                "type",
+                "must be one of task, meeting",
+            ),
+            (
+                r#"{"title": "t", "count": "x"}"#,
+                "count",
+                "must be a whole number, 0 or more",
+            ),
+            (
+                r#"{"title": "t", "count": -1}"#,
+                "count",
+                "must be a whole number, 0 or more",
+            ),
+            (
+                r#"{"title": "t", "inner": {}}"#,
+                "inner.phone",
+                "is required",
+            ),
+            (
+                r#"{"title": "t", "inner": {"phone": []}}"#,
+                "inner.phone",
+                "must be a string",
+            ),
+            (
+                r#"{"title": "t", "inner": 3}"#,
+                "inner",
+                "must be an object",
+            ),
+        ];
+        for (body, field, message) in cases {
+            let (status, json) = error_of(body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(json["error"]["code"], "validation_error", "{body}: {json}");
+            assert_eq!(json["error"]["fields"][field][0], message, "{body}: {json}");
+            let text = json.to_string();
+            assert!(
+                !text.contains("deserialize") && !text.contains("u64"),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_a_json_object_is_a_bad_request() {
+        for body in ["", "{", "not json", "[1]", "\"text\"", "null", "5"] {
+            let (status, json) = error_of(body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+            assert_eq!(json["error"]["code"], "bad_request", "{body:?}: {json}");
+            assert!(json["error"].get("fields").is_none());
+        }
+    }
+
+    #[test]
+    fn a_valid_body_parses() {
+        let body: Body =
+            parse_json_body(br#"{"title": "t", "type": "task", "unknown": 1}"#).expect("parses");
+        assert_eq!(body.title, "t");
+        assert!(matches!(body.kind, Some(Kind::Task)));
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP adapter: router, middleware, extractors and the REST resources. Handlers parse,
 //! call a service, and shape the answer; nothing here decides who may do what.
 
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 mod health;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub live: live_limit::LiveConnections,
     /// Largest WebSocket message a client may send.
     pub ws_max_message_bytes: usize,
+    /// Whose forwarding headers are believed when telling the client's address.
+    pub client_addr: client_addr::TrustedProxies,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             api_limit: KeyedLimit::new(config.api.rate_limit_per_sec, config.api.rate_limit_burst),
             live: live_limit::LiveConnections::new(config.server.live_connections_per_user),
             ws_max_message_bytes: config.server.ws_max_message_bytes,
+            client_addr: client_addr::TrustedProxies::new(config.server.trusted_proxy_nets()),
         }
     }
 }
@@ -68,10 +72,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 /// The whole application: routes plus middleware. Paths are declared without the trailing
 /// slash; `lib.rs` trims it from requests before routing.
 pub fn router(config: &Config, state: AppState) -> Router {
-    let auth_routes = rest::auth::router().layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth_rate_limit,
-    ));
+    let auth_routes = rest::auth::credentials_router()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth_rate_limit,
+        ))
+        .merge(rest::auth::session_router());
+    let client_addr = state.client_addr.clone();
     let api = Router::new()
         .nest("/auth", auth_routes)
         .nest("/users", rest::users::router())
@@ -99,9 +106,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(middleware::map_response(security_headers))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
+                .make_span_with(move |req: &Request| {
+                    let client = client_addr.client_ip(req.headers(), req.extensions());
                     // The path only: query strings may carry tokens.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        client = ?client,
+                    )
                 })
                 .on_request(())
                 .on_response(
@@ -179,7 +192,7 @@ fn cors(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Limits each client address on the auth endpoints.
+/// Limits each client address on the auth endpoints that take credentials.
 async fn auth_rate_limit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -5,12 +5,17 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use hyper::body::Incoming;
+use futures_util::FutureExt as _;
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -86,10 +91,24 @@ pub async fn serve<S>(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(move |mut req: Request<Incoming>| {
+        let app = app.clone();
+        let service = tower::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(remote));
-            req.map(axum::body::Body::new)
+            let (req, body) = ReadToEnd::track(req);
+            app.clone().oneshot(req).map(move |response| {
+                response.map(|mut response| {
+                    if body.unread() {
+                        // Answered before the body was read (413, 401, 408...): hyper will not
+                        // read the rest, so the connection cannot be reused; say so, or a
+                        // keep-alive client sends its next request into a closing socket.
+                        response
+                            .headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    response
+                })
+            })
         });
         let http = http.clone();
         let mut closing = closing_rx.clone();
@@ -126,6 +145,61 @@ pub async fn serve<S>(
         .is_err()
     {
         tracing::warn!("in-flight requests still running after {drain:?}; stopping anyway");
+    }
+}
+
+/// Whether a request body has been read to its end; `None` for a request without a body
+/// (most of them: no tracking, no allocation).
+struct BodyState(Option<Arc<AtomicBool>>);
+
+impl BodyState {
+    /// The request had a body and it was not read to its end.
+    fn unread(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|done| !done.load(Ordering::Acquire))
+    }
+}
+
+/// A request body that notes when it has been read to its end.
+struct ReadToEnd {
+    inner: Incoming,
+    done: Arc<AtomicBool>,
+}
+
+impl ReadToEnd {
+    fn track(req: Request<Incoming>) -> (Request, BodyState) {
+        if req.body().is_end_stream() {
+            return (req.map(axum::body::Body::new), BodyState(None));
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let state = BodyState(Some(done.clone()));
+        let req = req.map(|inner| axum::body::Body::new(ReadToEnd { inner, done }));
+        (req, state)
+    }
+}
+
+impl hyper::body::Body for ReadToEnd {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.done.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -12,12 +12,13 @@ use super::audit::AuditLog;
 use super::lockout::Lockout;
 use super::password::PasswordHasher;
 use super::tokens::TokenService;
+use super::users::VisibleUser;
 use crate::config::Config;
 use crate::domain::DomainError;
 use crate::domain::error::FieldErrors;
 use crate::domain::time;
 use crate::domain::user::{
-    ProfilePatch, Role, User, validate_display_name, validate_email, validate_password,
+    ProfilePatch, Redacted, Role, User, validate_display_name, validate_email, validate_password,
     validate_username,
 };
 use crate::store::{NewUser, RefreshOutcome, Store, UserChanges};
@@ -28,8 +29,8 @@ pub const BAD_CREDENTIALS: &str = "invalid username or password";
 /// The one message for every unusable access token.
 pub const BAD_TOKEN: &str = "invalid, expired or revoked token";
 
-/// `POST /api/auth/register/` and `POST /api/users/` bodies.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+/// `POST /api/auth/register/` body (and the account part of `POST /api/users/`).
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct RegisterInput {
     /// 3–32 of `[A-Za-z0-9_.-]`.
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$")]
@@ -46,6 +47,17 @@ pub struct RegisterInput {
     /// At most 100 characters, no control characters; blank or absent means the username.
     #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub display_name: Option<String>,
+}
+
+impl std::fmt::Debug for RegisterInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterInput")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &Redacted)
+            .field("display_name", &self.display_name)
+            .finish()
+    }
 }
 
 /// `PATCH /api/auth/user/` body.
@@ -69,7 +81,7 @@ pub struct UpdateMeInput {
 }
 
 /// A pair of tokens for one session.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Tokens {
     /// Access token (JWT).
     pub access: String,
@@ -77,6 +89,16 @@ pub struct Tokens {
     pub refresh: String,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access", &Redacted)
+            .field("refresh", &Redacted)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// Sign-in and account use cases; cheap to clone.
@@ -156,7 +178,7 @@ impl AuthService {
         &self,
         input: RegisterInput,
         ip: Option<&str>,
-    ) -> Result<User, DomainError> {
+    ) -> Result<VisibleUser, DomainError> {
         if !self.allow_registration {
             return Err(DomainError::Forbidden("registration is disabled".into()));
         }
@@ -169,7 +191,7 @@ impl AuthService {
                     .entry(Some(user.id), ip, "register", target, detail),
             )
             .await;
-        Ok(user)
+        Ok(VisibleUser::own(user))
     }
 
     /// Checks the credentials and opens a session.
@@ -178,7 +200,7 @@ impl AuthService {
         username: &str,
         password: &str,
         ip: Option<&str>,
-    ) -> Result<(Tokens, User), DomainError> {
+    ) -> Result<(Tokens, VisibleUser), DomainError> {
         if let Err(left) = self.lockout.check(username) {
             return Err(DomainError::AccountLocked { retry_after: left });
         }
@@ -226,7 +248,7 @@ impl AuthService {
             refresh: self.tokens.refresh(&session)?,
             expires_in: self.tokens.access_ttl_secs,
         };
-        Ok((tokens, user))
+        Ok((tokens, VisibleUser::own(user)))
     }
 
     fn refresh_expiry(&self) -> time::Timestamp {
@@ -361,7 +383,7 @@ impl AuthService {
         &self,
         principal: &Principal,
         input: UpdateMeInput,
-    ) -> Result<User, DomainError> {
+    ) -> Result<VisibleUser, DomainError> {
         let mut fields = FieldErrors::new();
         if let Some(email) = &input.email {
             validate_email(email.trim(), &mut fields);
@@ -381,7 +403,7 @@ impl AuthService {
             patch.apply(&mut profile);
             profile
         });
-        Ok(self
+        let user = self
             .store
             .update_user(
                 principal.user.id,
@@ -392,6 +414,7 @@ impl AuthService {
                     ..Default::default()
                 },
             )
-            .await?)
+            .await?;
+        Ok(VisibleUser::own(user))
     }
 }

@@ -144,3 +144,106 @@ impl From<StoreError> for DomainError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Principal;
+    use crate::domain::time::now;
+    use crate::domain::user::{Profile, Role, User};
+    use crate::domain::{SessionId, UserId};
+    use crate::store::{NewUser, Session, UserChanges};
+
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+    fn user() -> User {
+        User {
+            id: UserId(7),
+            username: "alice".into(),
+            email: "alice@plant.local".into(),
+            display_name: "Alice".into(),
+            role: Role::User,
+            is_active: true,
+            profile: Profile::default(),
+            password_hash: HASH.into(),
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn assert_redacted(debug: &str, secrets: &[&str]) {
+        for secret in secrets {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+            assert!(!debug.contains("argon2"), "a hash in {debug}");
+        }
+        assert!(debug.contains("[redacted]"), "{debug}");
+    }
+
+    #[test]
+    fn no_debug_of_a_user_or_principal_prints_the_password_hash() {
+        let debug = format!("{:?}", user());
+        assert_redacted(&debug, &[HASH]);
+        assert!(debug.contains("alice"), "the rest stays: {debug}");
+        let principal = Principal {
+            user: user(),
+            session_id: SessionId(3),
+            ip: Some("127.0.0.1".into()),
+        };
+        assert_redacted(&format!("{principal:?}"), &[HASH]);
+        assert_redacted(&format!("{principal:#?}"), &[HASH]);
+    }
+
+    #[test]
+    fn no_debug_of_a_new_user_or_user_change_prints_the_password_hash() {
+        let new = NewUser {
+            username: "alice".into(),
+            email: "alice@plant.local".into(),
+            display_name: "Alice".into(),
+            role: Role::User,
+            password_hash: HASH.into(),
+        };
+        assert_redacted(&format!("{new:?}"), &[HASH]);
+        let change = UserChanges {
+            password_hash: Some(HASH.into()),
+            ..UserChanges::default()
+        };
+        assert_redacted(&format!("{change:?}"), &[HASH]);
+    }
+
+    #[test]
+    fn no_debug_of_tokens_or_a_registration_prints_the_secret() {
+        let tokens = super::auth::Tokens {
+            access: "eyJhbGciOiJIUzI1NiJ9.access.sig".into(),
+            refresh: "eyJhbGciOiJIUzI1NiJ9.refresh.sig".into(),
+            expires_in: 900,
+        };
+        assert_redacted(
+            &format!("{tokens:?}"),
+            &["eyJ", "access.sig", "refresh.sig"],
+        );
+        let input = super::auth::RegisterInput {
+            username: "alice".into(),
+            email: "alice@plant.local".into(),
+            password: "correct horse battery".into(),
+            display_name: None,
+        };
+        assert_redacted(&format!("{input:?}"), &["correct horse"]);
+    }
+
+    #[test]
+    fn a_session_debug_holds_no_token() {
+        // A session keeps only the generation of its refresh token, never the token: the token
+        // is a JWT signed with the server's key, rebuilt from the generation only by the server.
+        let session = Session {
+            id: SessionId(3),
+            user_id: UserId(7),
+            refresh_generation: 2,
+            created_at: now(),
+            expires_at: now(),
+        };
+        let debug = format!("{session:?}");
+        assert!(
+            !debug.contains("eyJ") && !debug.contains("argon2"),
+            "{debug}"
+        );
+    }
+}

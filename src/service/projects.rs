@@ -11,13 +11,13 @@ use super::audit::AuditLog;
 use super::notify::Notifier;
 use super::pagination::{Page, PageRequest, split_ordering};
 use super::search::SearchService;
+use super::users::VisibleUser;
 use super::visibility;
 use crate::domain::change::ObjectKind;
 use crate::domain::error::FieldErrors;
 use crate::domain::project::{Project, ProjectStatus, date_format, validate_fields};
 use crate::domain::time;
 use crate::domain::update::NotificationKind;
-use crate::domain::user::User;
 use crate::domain::{DomainError, ProjectId, UserId};
 use crate::store::{Changeset, Expect, IdKind, Store, Write};
 
@@ -357,12 +357,12 @@ impl ProjectService {
         &self,
         principal: &Principal,
         id: ProjectId,
-    ) -> Result<Vec<User>, DomainError> {
+    ) -> Result<Vec<VisibleUser>, DomainError> {
         let project = self.get(principal, id).await?;
         let mut out = Vec::new();
         for m in &project.team_members {
             if let Some(u) = self.store.user(*m).await? {
-                out.push(u);
+                out.push(VisibleUser::new(u, &principal.user));
             }
         }
         Ok(out)
@@ -374,7 +374,7 @@ impl ProjectService {
         principal: &Principal,
         id: ProjectId,
         user: UserId,
-    ) -> Result<Vec<User>, DomainError> {
+    ) -> Result<Vec<VisibleUser>, DomainError> {
         let project = self.get(principal, id).await?;
         if !visibility::can_change_project(&principal.user, &project) {
             return Err(DomainError::Forbidden(

@@ -12,9 +12,67 @@ use super::auth::{AuthService, RegisterInput};
 use super::pagination::{Page, PageRequest, split_ordering};
 use super::password::PasswordHasher;
 use crate::domain::error::{FieldErrors, push_field};
-use crate::domain::user::{Role, User, validate_display_name, validate_email};
+use crate::domain::time::Timestamp;
+use crate::domain::user::{Profile, Role, User, validate_display_name, validate_email};
+use crate::domain::visibility;
 use crate::domain::{DomainError, UserId};
 use crate::store::{Store, UserChanges};
+
+/// A user as one viewer may see them: the email only for admins and the user themselves
+/// (API.md §Roles and visibility), and never the password hash. The services hand users to
+/// adapters only in this form, so every channel applies the same rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisibleUser {
+    /// Id.
+    pub id: UserId,
+    /// Username.
+    pub username: String,
+    /// `None` when the viewer may not see it.
+    pub email: Option<String>,
+    /// Shown name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether they may sign in.
+    pub is_active: bool,
+    /// Shop-floor details.
+    pub profile: Profile,
+    /// When created.
+    pub created_at: Timestamp,
+    /// When last changed.
+    pub updated_at: Timestamp,
+}
+
+impl VisibleUser {
+    /// `user` as `viewer` may see them.
+    pub(crate) fn new(user: User, viewer: &User) -> Self {
+        let email = visibility::can_see_email(viewer, &user).then_some(user.email);
+        Self {
+            id: user.id,
+            username: user.username,
+            email,
+            display_name: user.display_name,
+            role: user.role,
+            is_active: user.is_active,
+            profile: user.profile,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+
+    /// A user as they see themselves.
+    pub(crate) fn own(user: User) -> Self {
+        let viewer = user.clone();
+        Self::new(user, &viewer)
+    }
+}
+
+impl Principal {
+    /// The caller as they see themselves.
+    pub fn own_view(&self) -> VisibleUser {
+        VisibleUser::own(self.user.clone())
+    }
+}
 
 /// Filters and ordering of `GET /api/users/`.
 #[derive(Clone, Debug, Default)]
@@ -29,14 +87,40 @@ pub struct UserQuery {
     pub ordering: Option<String>,
 }
 
-/// `POST /api/users/` body.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+/// `POST /api/users/` body: the account fields of `RegisterInput`, and a role. Written out
+/// rather than `#[serde(flatten)]`ed, since a flattened field's type error loses its name.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct CreateUserInput {
-    /// The account fields.
-    #[serde(flatten)]
-    pub account: RegisterInput,
+    /// 3–32 of `[A-Za-z0-9_.-]`.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{3,32}$")]
+    pub username: String,
+    /// Unique email: `local@domain`, at most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f.]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s\x00-\x1f\x7f-\x9f.])?\s*$"
+    )]
+    pub email: String,
+    /// 10–256 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+    /// At most 100 characters, no control characters; blank or absent means the username.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub display_name: Option<String>,
     /// Its role.
     pub role: Role,
+}
+
+impl CreateUserInput {
+    /// The account fields, and the role.
+    fn into_parts(self) -> (RegisterInput, Role) {
+        let account = RegisterInput {
+            username: self.username,
+            email: self.email,
+            password: self.password,
+            display_name: self.display_name,
+        };
+        (account, self.role)
+    }
 }
 
 /// `PATCH /api/users/{id}/` body.
@@ -93,7 +177,7 @@ impl UserService {
         principal: &Principal,
         query: UserQuery,
         page: PageRequest,
-    ) -> Result<Page<User>, DomainError> {
+    ) -> Result<Page<VisibleUser>, DomainError> {
         let raw = query.ordering.as_deref().filter(|o| !o.is_empty());
         let (field, descending) = split_ordering(raw.unwrap_or("username"));
         if !matches!(field, "username" | "created_at") {
@@ -131,11 +215,15 @@ impl UserService {
         if descending {
             users.reverse();
         }
-        Ok(Page::from_all(users, page))
+        Ok(Page::from_all(users, page).map(|u| VisibleUser::new(u, &principal.user)))
     }
 
     /// One user; any signed-in user may look anyone up.
-    pub async fn get(&self, _principal: &Principal, id: UserId) -> Result<User, DomainError> {
+    pub async fn get(&self, principal: &Principal, id: UserId) -> Result<VisibleUser, DomainError> {
+        Ok(VisibleUser::new(self.stored(id).await?, &principal.user))
+    }
+
+    async fn stored(&self, id: UserId) -> Result<User, DomainError> {
         self.store
             .user(id)
             .await?
@@ -148,9 +236,10 @@ impl UserService {
         principal: &Principal,
         auth: &AuthService,
         input: CreateUserInput,
-    ) -> Result<User, DomainError> {
+    ) -> Result<VisibleUser, DomainError> {
         require_admin(principal)?;
-        let user = auth.create_account(input.account, input.role).await?;
+        let (account, role) = input.into_parts();
+        let user = auth.create_account(account, role).await?;
         let detail = json!({"username": user.username, "role": user.role});
         let entry = self.audit.by(
             principal,
@@ -159,7 +248,7 @@ impl UserService {
             detail,
         );
         self.audit.record(entry).await;
-        Ok(user)
+        Ok(VisibleUser::new(user, &principal.user))
     }
 
     /// Changes a user's role, activity, name or email (admin only). Deactivating ends every
@@ -170,7 +259,7 @@ impl UserService {
         principal: &Principal,
         id: UserId,
         input: AdminUpdateInput,
-    ) -> Result<User, DomainError> {
+    ) -> Result<VisibleUser, DomainError> {
         require_admin(principal)?;
         let mut fields = FieldErrors::new();
         if let Some(email) = &input.email {
@@ -183,7 +272,7 @@ impl UserService {
             }
         }
         DomainError::check(fields)?;
-        let target = self.get(principal, id).await?;
+        let target = self.stored(id).await?;
         let stops_being_admin = target.role == Role::Admin
             && target.is_active
             && (input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false));
@@ -232,7 +321,7 @@ impl UserService {
                 .by(principal, action, format!("user:{id}"), json!({}));
             self.audit.record(entry).await;
         }
-        Ok(user)
+        Ok(VisibleUser::new(user, &principal.user))
     }
 
     /// On first start, creates `admin` with `password`, or with a random one that is returned so

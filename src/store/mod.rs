@@ -97,7 +97,7 @@ pub enum StoreError {
 }
 
 /// A user to create; validation has already passed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewUser {
     /// As typed by the user (case kept).
     pub username: String,
@@ -111,8 +111,20 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("password_hash", &crate::domain::user::Redacted)
+            .finish()
+    }
+}
+
 /// Fields to change on a user; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct UserChanges {
     /// New email (uniqueness is checked in the same transaction).
     pub email: Option<String>,
@@ -126,6 +138,25 @@ pub struct UserChanges {
     pub profile: Option<Profile>,
     /// New password hash.
     pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for UserChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChanges")
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("role", &self.role)
+            .field("is_active", &self.is_active)
+            .field("profile", &self.profile)
+            .field(
+                "password_hash",
+                &self
+                    .password_hash
+                    .as_ref()
+                    .map(|_| crate::domain::user::Redacted),
+            )
+            .finish()
+    }
 }
 
 /// A sign-in session: what refresh tokens and `sid` claims point at.

@@ -290,41 +290,55 @@ async fn malformed_json_is_400_bad_request() {
     app.login("admin", ADMIN_PASSWORD).await;
 }
 
+/// A body that is not a JSON object is `bad_request`; a field of the wrong type is a problem
+/// of that field, `validation_error` naming it (API.md §Errors).
 #[tokio::test]
-async fn wrong_types_are_400_bad_request() {
+async fn wrong_types_are_400_naming_the_field() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    for body in [
-        json!([]),
-        json!(null),
-        json!("admin"),
-        json!(42),
-        json!({"username": "admin", "password": 12_345_678_901_u64}),
-        json!({"username": ["admin"], "password": ADMIN_PASSWORD}),
-        json!({"username": null, "password": ADMIN_PASSWORD}),
-    ] {
+    for body in [json!([]), json!(null), json!("admin"), json!(42)] {
         let r = app.post("/api/auth/login/", None, &body).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
         assert_api_error(r, StatusCode::BAD_REQUEST, "bad_request").await;
     }
-    for body in [
-        json!({"email": 5}),
-        json!({"display_name": true}),
-        json!({"profile": "x"}),
-        json!({"profile": {"phone": 5551234}}),
+    let field_error = |r: reqwest::Response, field: &'static str, what: String| async move {
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+        let body = assert_api_error(r, StatusCode::BAD_REQUEST, "validation_error").await;
+        assert!(body["error"]["fields"][field].is_array(), "{what}: {body}");
+    };
+    for (body, field) in [
+        (
+            json!({"username": "admin", "password": 12_345_678_901_u64}),
+            "password",
+        ),
+        (
+            json!({"username": ["admin"], "password": ADMIN_PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": null, "password": ADMIN_PASSWORD}),
+            "username",
+        ),
+    ] {
+        let r = app.post("/api/auth/login/", None, &body).await;
+        field_error(r, field, format!("login {body}")).await;
+    }
+    for (body, field) in [
+        (json!({"email": 5}), "email"),
+        (json!({"display_name": true}), "display_name"),
+        (json!({"profile": "x"}), "profile"),
+        (json!({"profile": {"phone": 5551234}}), "profile.phone"),
     ] {
         let r = app.patch("/api/auth/user/", &admin, &body).await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
-        assert_api_error(r, StatusCode::BAD_REQUEST, "bad_request").await;
+        field_error(r, field, format!("PATCH me {body}")).await;
     }
-    for body in [
-        json!({"is_active": "yes"}),
-        json!({"role": 1}),
-        json!({"display_name": {"a": 1}}),
+    for (body, field) in [
+        (json!({"is_active": "yes"}), "is_active"),
+        (json!({"role": 1}), "role"),
+        (json!({"display_name": {"a": 1}}), "display_name"),
     ] {
         let r = app.patch("/api/users/1/", &admin, &body).await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
-        assert_api_error(r, StatusCode::BAD_REQUEST, "bad_request").await;
+        field_error(r, field, format!("PATCH user {body}")).await;
     }
     let me = json_of(app.get("/api/auth/user/", &admin).await).await;
     assert_eq!(me["is_active"], true);

@@ -14,15 +14,21 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, ClientIp, OptionalJson};
 use crate::service::auth::{RegisterInput, Tokens, UpdateMeInput};
 
-/// Routes under `/api/auth`.
-pub fn router() -> Router<AppState> {
+/// Routes under `/api/auth` that take credentials (a password or a refresh token): the ones
+/// limited per client address.
+pub fn credentials_router() -> Router<AppState> {
     Router::new()
         .route("/register", post(register))
         .route("/login", post(login))
         .route("/refresh", post(refresh))
+        .route("/password", post(change_password))
+}
+
+/// The other routes under `/api/auth`: ordinary authenticated calls.
+pub fn session_router() -> Router<AppState> {
+    Router::new()
         .route("/logout", post(logout))
         .route("/user", get(me).patch(update_me))
-        .route("/password", post(change_password))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -87,8 +93,7 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let ip = ip.to_string();
     let user = state.services.auth.register(input, Some(&ip)).await?;
-    let view = UserView::new(user.clone(), &user);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 #[utoipa::path(
@@ -111,8 +116,7 @@ pub async fn login(
         .auth
         .login(&input.username, &input.password, Some(&ip))
         .await?;
-    let view = UserView::new(user.clone(), &user);
-    Ok(Json(TokenBody::new(tokens, Some(view))))
+    Ok(Json(TokenBody::new(tokens, Some(user.into()))))
 }
 
 #[utoipa::path(
@@ -162,7 +166,7 @@ pub async fn logout(
     security(("bearer" = []))
 )]
 pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
-    Json(UserView::new(me.user.clone(), &me.user))
+    Json(me.own_view().into())
 }
 
 #[utoipa::path(
@@ -181,7 +185,7 @@ pub async fn update_me(
     ApiJson(input): ApiJson<UpdateMeInput>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.auth.update_me(&me, input).await?;
-    Ok(Json(UserView::new(user, &me.user)))
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(

@@ -164,11 +164,7 @@ pub async fn team(
     PathId(id): PathId,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     let team = state.services.projects.team(&me, ProjectId(id)).await?;
-    Ok(Json(
-        team.into_iter()
-            .map(|u| UserView::new(u, &me.user))
-            .collect(),
-    ))
+    Ok(Json(team.into_iter().map(UserView::from).collect()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -200,11 +196,7 @@ pub async fn add_member(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            team.into_iter()
-                .map(|u| UserView::new(u, &me.user))
-                .collect(),
-        ),
+        Json(team.into_iter().map(UserView::from).collect()),
     ))
 }
 

@@ -11,12 +11,11 @@ use crate::http::openapi::ErrorBody;
 
 use crate::domain::UserId;
 use crate::domain::time::rfc3339;
-use crate::domain::user::{Profile, Role, User};
+use crate::domain::user::{Profile, Role};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
-use crate::service::users::{AdminUpdateInput, CreateUserInput, UserQuery};
-use crate::service::visibility;
+use crate::service::users::{AdminUpdateInput, CreateUserInput, UserQuery, VisibleUser};
 use ::time::OffsetDateTime;
 
 /// User JSON; `email` only for admins and the user themselves.
@@ -36,14 +35,12 @@ pub struct UserView {
     updated_at: OffsetDateTime,
 }
 
-impl UserView {
-    /// `user` as `viewer` may see it.
-    pub fn new(user: User, viewer: &User) -> Self {
-        let email = visibility::can_see_email(viewer, &user).then_some(user.email);
+impl From<VisibleUser> for UserView {
+    fn from(user: VisibleUser) -> Self {
         Self {
             id: user.id,
             username: user.username,
-            email,
+            email: user.email,
             display_name: user.display_name,
             role: user.role,
             is_active: user.is_active,
@@ -96,7 +93,7 @@ pub async fn list(
         .users
         .list(&me, filter, query.page()?)
         .await?;
-    let page = page.map(|u| UserView::new(u, &me.user));
+    let page = page.map(UserView::from);
     Ok(Json(ListBody::new(page, "/api/users/", &query.0)))
 }
 
@@ -120,7 +117,7 @@ pub async fn create(
         .users
         .create(&me, &state.services.auth, input)
         .await?;
-    Ok((StatusCode::CREATED, Json(UserView::new(user, &me.user))))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 #[utoipa::path(
@@ -139,7 +136,7 @@ pub async fn read(
     PathId(id): PathId,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.users.get(&me, UserId(id)).await?;
-    Ok(Json(UserView::new(user, &me.user)))
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(
@@ -160,5 +157,5 @@ pub async fn update(
     ApiJson(input): ApiJson<AdminUpdateInput>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.users.update(&me, UserId(id), input).await?;
-    Ok(Json(UserView::new(user, &me.user)))
+    Ok(Json(user.into()))
 }
