@@ -15,6 +15,7 @@ mod fuzz;
 mod fuzz_regressions;
 mod health;
 mod limits;
+mod openapi_document;
 mod projects;
 mod realtime;
 mod search;
