@@ -224,11 +224,10 @@ impl Modify for QueryAsRead {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                let parameters = operation.parameters.get_or_insert_with(Vec::new);
                 if operation.operation_id.as_deref() == Some("chat_messages") {
-                    one_conversation(parameters);
+                    one_conversation(operation.parameters.get_or_insert_with(Vec::new));
                 }
-                for parameter in parameters.iter_mut() {
+                for parameter in operation.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else {
                         continue;
                     };
@@ -263,6 +262,7 @@ impl Modify for QueryAsRead {
 /// The largest id a query may name; `usize` is `u64` on every target Nexus ships for.
 const U64_MAX: usize = usize::MAX;
 
+/// Writes the first two points of [`QueryAsRead`] into one parameter.
 fn as_read(parameter: &mut Parameter) {
     if !matches!(parameter.parameter_in, ParameterIn::Query) {
         return;
