@@ -8,10 +8,10 @@
 # Needs `schemathesis` (see .ci/requirements-fuzz.txt) on PATH, or its path in $SCHEMATHESIS.
 # Optional: NEXUS_FUZZ_MAX_EXAMPLES (default 60 cases per operation and phase; with every check
 # the whole run takes about 3 minutes on an idle 2-core box, far longer while it compiles),
-# NEXUS_FUZZ_SEED (to replay a run;
-# every run prints its seed), NEXUS_FUZZ_USER_EXAMPLES (default a quarter of that, for the `user`
-# pass), NEXUS_FUZZ_WORKERS (default 1), NEXUS_FUZZ_CHECKS (default `all`; a list to run fewer),
-# NEXUS_FUZZ_KEEP=1 (keep the temp dir: server log and NDJSON reports).
+# NEXUS_FUZZ_SEED (to replay a run; every run prints its seed), NEXUS_FUZZ_USER_EXAMPLES (default
+# a quarter of that, for the `user` pass), NEXUS_FUZZ_WORKERS (default 1), NEXUS_FUZZ_CHECKS
+# (default `all`; a list to run fewer), NEXUS_FUZZ_KEEP=1 (keep the temp dir: server log and
+# NDJSON reports).
 #
 # The server runs on a fresh data directory and a free port, with a little seeded data so that
 # path ids 1 and 2 exist for users, projects, activities, updates, messages and notifications.
