@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
     operation_id = "healthz",
     tag = "operations",
     summary = "The process serves",
-    responses((status = 200, body = HealthBody))
+    responses((status = 200, description = "The process serves", body = HealthBody))
 )]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
@@ -35,7 +35,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
     operation_id = "readyz",
     tag = "operations",
     summary = "The database is open and writable",
-    responses((status = 200, body = ReadyBody), (status = 503, body = ReadyBody))
+    responses((status = 200, description = "The database and the search index are open and writable", body = ReadyBody), (status = 503, description = "A part fails; `error` names it", body = ReadyBody))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let results = state.services.health.checks().await;

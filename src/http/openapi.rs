@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use serde::Serialize;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::schema::{
-    AdditionalProperties, AllOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, Type,
+    AdditionalProperties, AllOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{Ref, RefOr, Required};
+use utoipa::{Modify, Number, OpenApi, ToSchema};
 
 use super::{health, rest};
 
@@ -117,6 +119,41 @@ const RESPONSE_SCHEMAS: &[&str] = &[
     "UserView",
 ];
 
+/// `ListBody<T>` is named `ListBody_T`, and utoipa writes a generic argument's schema inline,
+/// so every page repeated its object's schema and a generated client got a type of its own per
+/// page (`ListBodyActivityResultsItem`) instead of `Activity`. Each page's `results` now
+/// references the object's component schema.
+struct PageItemsByRef;
+
+impl Modify for PageItemsByRef {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let mut moved = Vec::new();
+        for (name, schema) in components.schemas.iter_mut() {
+            let Some(item) = name.strip_prefix("ListBody_") else {
+                continue;
+            };
+            let RefOr::T(Schema::Object(page)) = schema else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Array(results))) = page.properties.get_mut("results") {
+                let by_ref = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+                if let ArrayItems::RefOrSchema(inline) =
+                    std::mem::replace(&mut results.items, by_ref)
+                {
+                    moved.push((item.to_string(), *inline));
+                }
+            }
+        }
+        // An object type that only ever appears in pages has no component of its own yet.
+        for (name, inline) in moved {
+            components.schemas.entry(name).or_insert(inline);
+        }
+    }
+}
+
 struct StrictResponses;
 
 impl Modify for StrictResponses {
@@ -125,7 +162,6 @@ impl Modify for StrictResponses {
             return;
         };
         for (name, schema) in components.schemas.iter_mut() {
-            // `ListBody<T>` is named `ListBody_T`; its items are written inline.
             if RESPONSE_SCHEMAS.contains(&name.as_str()) || name.starts_with("ListBody_") {
                 close_objects(schema);
             }
@@ -157,6 +193,110 @@ fn close_objects(schema: &mut RefOr<Schema>) {
         Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(close_objects),
         _ => {}
     }
+}
+
+/// Query parameters that are not filters: an empty `page` or `page_size` is a `400`.
+const PAGING: &[&str] = &["page", "page_size"];
+
+/// The query of `GET /api/chat/messages/`: exactly one of `with` and `project` (API.md §Chat).
+const CONVERSATION_QUERY: &str = "ConversationQuery";
+
+/// Says how the server reads a query (`http::extract::QueryMap`), which the parameters' Rust
+/// types alone do not:
+/// - an empty filter (`?status=`, `?since=`) counts as absent (README), which the parameter
+///   schemas forbid (an empty string is no status, id or date-time). OpenAPI says it with
+///   `allowEmptyValue`: deprecated in 3.1 but still part of it, and left out of utoipa's
+///   `Parameter`, so it goes in through the parameter's flattened extensions map;
+/// - a query id is any `u64` (not the `int64` utoipa writes for one), and `page` and `page_size`
+///   any whole number from 1 (a larger `page_size` is capped, API.md §Lists);
+/// - a chat listing names exactly one of `with` and `project`: two parameters cannot say that,
+///   one object parameter (`style: form, explode: true`, so still `?with=2` on the wire) can.
+struct QueryAsRead;
+
+impl Modify for QueryAsRead {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.operation_id.as_deref() == Some("chat_messages") {
+                    one_conversation(operation.parameters.get_or_insert_with(Vec::new));
+                }
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    as_read(parameter);
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let id = |what: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(U64_MAX))
+                .description(Some(what))
+        };
+        components.schemas.insert(
+            CONVERSATION_QUERY.to_string(),
+            ObjectBuilder::new()
+                .property("with", id("The other user of a direct conversation"))
+                .property("project", id("A project room"))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .min_properties(Some(1))
+                .max_properties(Some(1))
+                .description(Some(
+                    "Exactly one of `with` (a user id) and `project` (a project id).",
+                ))
+                .into(),
+        );
+    }
+}
+
+/// The largest id a query may name; `usize` is `u64` on every target Nexus ships for.
+const U64_MAX: usize = usize::MAX;
+
+/// Writes the first two points of [`QueryAsRead`] into one parameter.
+fn as_read(parameter: &mut Parameter) {
+    if !matches!(parameter.parameter_in, ParameterIn::Query) {
+        return;
+    }
+    let paging = PAGING.contains(&parameter.name.as_str());
+    if matches!(parameter.required, Required::False) && !paging {
+        parameter
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("allowEmptyValue".to_string(), serde_json::Value::Bool(true));
+    }
+    if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut()
+        && matches!(schema.schema_type, SchemaType::Type(Type::Integer))
+    {
+        schema.format = None;
+        schema.maximum = (!paging).then_some(Number::UInt(U64_MAX));
+    }
+}
+
+/// Adds the `conversation` object parameter (`with` or `project`) to the chat listing.
+fn one_conversation(parameters: &mut Vec<RefOr<Parameter>>) {
+    let conversation = ParameterBuilder::new()
+        .name("conversation")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::True)
+        .style(Some(ParameterStyle::Form))
+        .explode(Some(true))
+        .description(Some(
+            "`with={user id}` for a direct conversation or `project={project id}` for a room, \
+             exactly one of them (both or neither is a `400`)",
+        ))
+        .schema(Some(Ref::from_schema_name(CONVERSATION_QUERY)))
+        .build();
+    parameters.insert(0, RefOr::T(conversation));
 }
 
 /// Bodies that take exactly one of two ids (API.md §Chat): a chat message goes to a user or to
@@ -208,7 +348,7 @@ impl Modify for ExactlyOneOf {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Nexus", description = "Shop-floor operations for a small plant. See API.md for the contract."),
-    modifiers(&BearerAuth, &StrictResponses, &ExactlyOneOf),
+    modifiers(&BearerAuth, &PageItemsByRef, &StrictResponses, &ExactlyOneOf, &QueryAsRead),
     paths(
         rest::auth::register, rest::auth::login, rest::auth::refresh, rest::auth::logout,
         rest::auth::me, rest::auth::update_me, rest::auth::change_password,

@@ -35,12 +35,15 @@ impl Default for PageRequest {
 }
 
 impl PageRequest {
-    /// Parses the raw query values; below 1 or not a number is a `400`.
+    /// Parses the raw query values; below 1 or not a number is a `400`. A number too large for
+    /// a `u64` is still a number (API.md §Lists): a `page_size` is capped like any other, and a
+    /// `page` that far out is past the end.
     pub fn parse(page: Option<&str>, page_size: Option<&str>) -> Result<Self, DomainError> {
         let number = |field: &str, raw: Option<&str>, default: usize| match raw {
             None => Ok(default),
             Some(raw) => match raw.trim().parse::<u64>() {
                 Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) => Ok(usize::MAX),
                 _ => Err(DomainError::field(
                     field,
                     "must be a whole number of at least 1",
@@ -119,6 +122,16 @@ mod tests {
         assert!(PageRequest::parse(Some("0"), None).is_err());
         assert!(PageRequest::parse(None, Some("x")).is_err());
         assert!(PageRequest::parse(Some("-1"), None).is_err());
+    }
+
+    #[test]
+    fn numbers_past_u64_are_capped_not_refused() {
+        let huge = "99999999999999999999999";
+        let request = PageRequest::parse(Some(huge), Some(huge)).unwrap();
+        assert_eq!(request.page_size, MAX_PAGE_SIZE);
+        assert_eq!(request.page, usize::MAX);
+        assert!(!Page::from_all(vec![1, 2, 3], request).has_next());
+        assert!(PageRequest::parse(Some("-99999999999999999999999"), None).is_err());
     }
 
     #[test]

@@ -280,9 +280,10 @@ async fn answer_schemas_are_closed_and_list_what_is_always_sent() {
             "{schema} is closed"
         );
     }
+    // A page's items are the (closed) object schema itself.
     assert_eq!(
-        schemas["ListBody_Activity"]["properties"]["results"]["items"]["additionalProperties"],
-        false
+        schemas["ListBody_Activity"]["properties"]["results"]["items"]["$ref"],
+        "#/components/schemas/Activity"
     );
     assert_eq!(
         schemas["SearchBody"]["properties"]["results"]["items"]["$ref"],

@@ -17,6 +17,7 @@ mod fuzz_regressions;
 mod health;
 mod limits;
 mod old_data;
+mod openapi_document;
 mod projects;
 mod realtime;
 mod search;

@@ -84,7 +84,7 @@ impl TokenBody {
     tag = "auth",
     summary = "Sign up as a user (when registration is enabled)",
     request_body = RegisterInput,
-    responses((status = 201, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
+    responses((status = 201, description = "The new user", body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn register(
     State(state): State<AppState>,
@@ -103,7 +103,7 @@ pub async fn register(
     tag = "auth",
     summary = "Sign in",
     request_body = LoginInput,
-    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 423, description = "Account locked", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock ends"))), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
+    responses((status = 200, description = "Signed in: a token pair and the user", body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 423, description = "Account locked", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the lock ends"))), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn login(
     State(state): State<AppState>,
@@ -126,7 +126,7 @@ pub async fn login(
     tag = "auth",
     summary = "Spend a refresh token for a new pair",
     request_body = RefreshInput,
-    responses((status = 200, body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
+    responses((status = 200, description = "A new token pair", body = TokenBody), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))))
 )]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -162,7 +162,7 @@ pub async fn logout(
     operation_id = "auth_me",
     tag = "auth",
     summary = "The current user",
-    responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "The current user", body = UserView), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
@@ -176,7 +176,7 @@ pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
     tag = "auth",
     summary = "Change your email, name or profile",
     request_body = UpdateMeInput,
-    responses((status = 200, body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "The changed current user", body = UserView), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update_me(

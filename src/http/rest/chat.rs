@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
     tag = "chat",
     summary = "Send a direct or project-room message",
     request_body = NewMessage,
-    responses((status = 201, body = Message), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 201, description = "The sent message", body = Message), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn send(
@@ -52,8 +52,10 @@ pub async fn send(
     operation_id = "chat_messages",
     tag = "chat",
     summary = "A conversation, newest first",
-    params(("with" = Option<u64>, Query, minimum = 1, description = "The other user of a direct conversation"), ("project" = Option<u64>, Query, minimum = 1, description = "A project room"), ("before" = Option<u64>, Query, minimum = 1, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
-    responses((status = 200, body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    // `with` and `project`, exactly one of them, are added as one object parameter by
+    // `openapi::QueryAsRead`: two parameters cannot say "exactly one".
+    params(("before" = Option<u64>, Query, minimum = 1, description = "Only messages with smaller ids"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    responses((status = 200, description = "A page of the conversation, newest first", body = ListBody<Message>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn messages(
@@ -98,7 +100,7 @@ pub async fn remove(
     operation_id = "chat_conversations",
     tag = "chat",
     summary = "Your conversations with unread counts",
-    responses((status = 200, body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "Your conversations", body = Vec<ConversationView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn conversations(

@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
     tag = "projects",
     summary = "Projects you may see",
     params(("status" = Option<ProjectStatus>, Query), ("manager" = Option<u64>, Query, minimum = 1), ("member" = Option<u64>, Query, minimum = 1), ("q" = Option<String>, Query), ("ordering" = Option<String>, Query, pattern = r"^-?(name|start_date|end_date|created_at)$", description = "name, start_date, end_date or created_at; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
-    responses((status = 200, body = ListBody<Project>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "A page of projects", body = ListBody<Project>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -71,7 +71,7 @@ pub async fn list(
     tag = "projects",
     summary = "Create a project (admin or staff)",
     request_body = NewProject,
-    responses((status = 201, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 201, description = "The created project", body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -92,7 +92,7 @@ pub async fn create(
     tag = "projects",
     summary = "One project",
     params(("id" = u64, Path, minimum = 1, description = "The project's id")),
-    responses((status = 200, body = Project), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "The project", body = Project), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn read(
@@ -111,7 +111,7 @@ pub async fn read(
     summary = "Change a project (admin or manager)",
     params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = ProjectPatch,
-    responses((status = 200, body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "The changed project", body = Project), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -155,7 +155,7 @@ pub async fn remove(
     tag = "projects",
     summary = "The team",
     params(("id" = u64, Path, minimum = 1, description = "The project's id")),
-    responses((status = 200, body = Vec<UserView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "The team, in directory form", body = Vec<UserView>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn team(
@@ -180,7 +180,7 @@ pub struct MemberInput {
     summary = "Add a team member (admin or manager)",
     params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = MemberInput,
-    responses((status = 201, body = Vec<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 201, description = "The team after the addition", body = Vec<UserView>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn add_member(
@@ -231,7 +231,7 @@ pub async fn remove_member(
     tag = "projects",
     summary = "The project's activities",
     params(("id" = u64, Path, minimum = 1, description = "The project's id"), ("status" = Option<ActivityStatus>, Query), ("type" = Option<ActivityType>, Query), ("priority" = Option<Priority>, Query), ("assigned_to" = Option<u64>, Query, minimum = 1), ("created_by" = Option<u64>, Query, minimum = 1), ("project" = Option<u64>, Query, minimum = 1), ("start_after" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("start_before" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("q" = Option<String>, Query, description = "Words that must all match"), ("ordering" = Option<String>, Query, pattern = r"^-?(start_time|end_time|priority|created_at|updated_at|title)$", description = "start_time, end_time, priority, created_at, updated_at or title; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
-    responses((status = 200, body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 200, description = "A page of the project's activities", body = ListBody<Activity>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn activities(
@@ -261,7 +261,7 @@ pub async fn activities(
     summary = "Create an activity in the project",
     params(("id" = u64, Path, minimum = 1, description = "The project's id")),
     request_body = NewActivity,
-    responses((status = 201, body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    responses((status = 201, description = "The created activity", body = Activity), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Body is not JSON", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn create_activity(

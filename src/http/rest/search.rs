@@ -34,12 +34,12 @@ pub struct SearchBody {
     tag = "search",
     summary = "Search activities, projects, updates and chat",
     params(
-        ("q" = String, Query, description = "Words (all must match), \"phrases\", title:/status:/type:/priority:, AND/OR/NOT, prefix*"),
-        ("kind" = Option<String>, Query, pattern = r"^(activity|project|update|chat)(,(activity|project|update|chat))*$", description = "Comma-separated kinds: activity, project, update, chat"),
+        ("q" = String, Query, min_length = 1, pattern = r"\S", description = "Words (all must match), \"phrases\", title:/status:/type:/priority:, AND/OR/NOT, prefix*"),
+        ("kind" = Option<String>, Query, pattern = r"^\s*(activity|project|update|chat)?\s*(,\s*(activity|project|update|chat)?\s*)*$", description = "Comma-separated kinds: activity, project, update, chat"),
         ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")
     ),
     responses(
-        (status = 200, body = SearchBody),
+        (status = 200, description = "The matches you may see, best first", body = SearchBody),
         (status = 400, description = "The query does not parse; the message says where", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed"))),
