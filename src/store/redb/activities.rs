@@ -1,14 +1,15 @@
 //! Activities in redb: the row, its secondary indexes, and the indexed list query.
 
+use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::facets::{CountKey, Facet, Facets};
 use super::tables::*;
-use super::{Batch, storage_err};
+use super::{Batch, RedbStore, storage_err};
 use crate::domain::ActivityId;
 use crate::domain::activity::Activity;
 use crate::domain::change::ChangeOp;
-use crate::store::{ActivityFilter, ActivityOrder, Expect, StoreError, Viewer};
+use crate::store::{ActivityFilter, ActivityOrder, ActivityStore, Expect, StoreError, Viewer};
 
 pub(super) fn load(txn: &WriteTransaction, id: u64) -> Result<Option<Activity>, StoreError> {
     let table = txn.open_table(ACTIVITIES).map_err(storage_err)?;
@@ -377,4 +378,53 @@ pub(super) fn list(
 pub(super) fn get(txn: &ReadTransaction, id: ActivityId) -> Result<Option<Activity>, StoreError> {
     let rows = txn.open_table(ACTIVITIES).map_err(storage_err)?;
     get_json(&rows, id.0)
+}
+
+#[async_trait]
+impl ActivityStore for RedbStore {
+    async fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
+        get(&self.read()?, id)
+    }
+
+    async fn activities(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Activity>), StoreError> {
+        list(
+            &self.read()?,
+            &self.facets,
+            viewer,
+            filter,
+            (order, descending),
+            (offset, limit),
+        )
+    }
+
+    async fn activity_ids(
+        &self,
+        viewer: &Viewer,
+        filter: &ActivityFilter,
+        order: ActivityOrder,
+        descending: bool,
+    ) -> Result<Vec<ActivityId>, StoreError> {
+        let ids = matching_ids(
+            &self.read()?,
+            &self.facets,
+            viewer,
+            filter,
+            order,
+            descending,
+        )?;
+        Ok(ids.into_iter().map(ActivityId).collect())
+    }
+
+    async fn activities_by_ids(&self, ids: &[ActivityId]) -> Result<Vec<Activity>, StoreError> {
+        let ids: Vec<u64> = ids.iter().map(|i| i.0).collect();
+        by_ids(&self.read()?, &ids)
+    }
 }

@@ -1,13 +1,18 @@
-//! Reading the change log.
+//! Reading the change log, and the objects a search rebuild reads beside it.
 
 use async_trait::async_trait;
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::tables::*;
 use super::{RedbStore, storage_err};
-use crate::domain::change::ChangeEntry;
+use crate::domain::activity::Activity;
+use crate::domain::change::{ChangeEntry, ObjectKind};
+use crate::domain::chat::Message;
+use crate::domain::project::Project;
 use crate::domain::time::Timestamp;
-use crate::store::{ChangeLog, StoreError};
+use crate::domain::update::Update;
+use crate::domain::visibility::Visible;
+use crate::store::{ChangeLog, SearchSource, StoreError};
 
 #[async_trait]
 impl ChangeLog for RedbStore {
@@ -82,4 +87,69 @@ impl ChangeLog for RedbStore {
             .map(|(k, _)| k.value())
             .unwrap_or(0))
     }
+}
+
+#[async_trait]
+impl SearchSource for RedbStore {
+    async fn searchable_count(&self) -> Result<usize, StoreError> {
+        let txn = self.read()?;
+        let mut total = 0u64;
+        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES] {
+            total += txn
+                .open_table(table)
+                .map_err(storage_err)?
+                .len()
+                .map_err(storage_err)?;
+        }
+        Ok(usize::try_from(total).unwrap_or(usize::MAX))
+    }
+
+    async fn searchable_objects(
+        &self,
+        kind: ObjectKind,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let txn = self.read()?;
+        match kind {
+            ObjectKind::Activity => as_created::<Activity>(&txn, ACTIVITIES, after, limit),
+            ObjectKind::Project => as_created::<Project>(&txn, PROJECTS, after, limit),
+            ObjectKind::Update => as_created::<Update>(&txn, UPDATES, after, limit),
+            ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
+            ObjectKind::User | ObjectKind::Notification => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Rows of `table` with ids above `after`, in id order, as "created" change entries with their
+/// visibility keys (what a search rebuild indexes).
+fn as_created<T>(
+    txn: &redb::ReadTransaction,
+    table: redb::TableDefinition<u64, &[u8]>,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<ChangeEntry>, StoreError>
+where
+    T: Visible + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let rows = txn.open_table(table).map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in rows
+        .range(after.saturating_add(1)..)
+        .map_err(storage_err)?
+        .take(limit)
+    {
+        let (_, value) = row.map_err(storage_err)?;
+        let object: T = decode(value.value())?;
+        out.push(ChangeEntry {
+            seq: 0,
+            kind: T::KIND,
+            id: object.object_id(),
+            op: crate::domain::change::ChangeOp::Created,
+            keys: object.visibility_keys(),
+            ts: crate::domain::time::now(),
+            data: serde_json::to_value(&object).map_err(|e| StoreError::Backend(e.to_string()))?,
+        });
+    }
+    Ok(out)
 }

@@ -6,15 +6,17 @@
 //! the writer thread, which owns every fsync.
 
 mod activities;
+mod audit;
 mod auth_cache;
 mod changes;
+mod changeset;
+mod chat;
 mod disk;
-mod domain;
 mod facets;
-mod messages;
 mod projects;
 mod sessions;
 pub mod tables;
+mod updates;
 mod users;
 mod writer;
 
@@ -75,7 +77,7 @@ impl Default for OpenOptions {
 pub struct RedbStore {
     db: Arc<Database>,
     writer: Writer,
-    ids: Arc<domain::IdCounters>,
+    ids: Arc<changeset::IdCounters>,
     facets: Arc<facets::Facets>,
     auth_cache: Arc<auth_cache::AuthCache>,
     disk: Arc<disk::DiskGuard>,
@@ -118,7 +120,7 @@ impl RedbStore {
             },
             MigrateError::Store(e) => other(e.to_string()),
         })?;
-        let ids = Arc::new(domain::IdCounters::load(&db).map_err(|e| other(e.to_string()))?);
+        let ids = Arc::new(changeset::IdCounters::load(&db).map_err(|e| other(e.to_string()))?);
         let db = Arc::new(db);
         let facets = facets::Facets::load_in_background(db.clone());
         let follower = facets.clone();

@@ -1,15 +1,16 @@
 //! Projects in redb: the row, the unique-name index of projects not archived, and the
 //! person → projects index used for visibility.
 
+use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::tables::*;
-use super::{Batch, activities, storage_err};
+use super::{Batch, RedbStore, activities, storage_err};
 use crate::domain::change::ChangeOp;
 use crate::domain::project::{Project, ProjectStatus, name_key};
 use crate::domain::time;
 use crate::domain::{ProjectId, UserId};
-use crate::store::StoreError;
+use crate::store::{ProjectStore, StoreError};
 
 pub(super) fn load(txn: &WriteTransaction, id: u64) -> Result<Option<Project>, StoreError> {
     let table = txn.open_table(PROJECTS).map_err(storage_err)?;
@@ -57,7 +58,7 @@ pub(super) fn check_name(txn: &WriteTransaction, p: &Project) -> Result<(), Stor
     Ok(())
 }
 
-/// Writes `p` (its changeset's checks have passed: see `domain::check`); logs the change.
+/// Writes `p` (its changeset's checks have passed: see `changeset::check`); logs the change.
 pub(super) fn put(
     batch: &mut Batch<'_>,
     p: &Project,
@@ -130,4 +131,19 @@ pub(super) fn of_person(txn: &ReadTransaction, user: UserId) -> Result<Vec<Proje
         out.push(ProjectId(row.map_err(storage_err)?.0.value().1));
     }
     Ok(out)
+}
+
+#[async_trait]
+impl ProjectStore for RedbStore {
+    async fn project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
+        get(&self.read()?, id)
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        all(&self.read()?)
+    }
+
+    async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
+        of_person(&self.read()?, user)
+    }
 }

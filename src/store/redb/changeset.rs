@@ -4,22 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
-use super::{Batch, RedbStore, activities, messages, projects, storage_err};
-use crate::domain::activity::Activity;
-use crate::domain::audit::AuditEntry;
-use crate::domain::change::{ChangeEntry, ObjectKind};
-use crate::domain::chat::{Conversation, Message};
-use crate::domain::project::Project;
-use crate::domain::update::{Notification, Update};
-use crate::domain::visibility::Visible;
-use crate::domain::{ActivityId, MessageId, ProjectId, UpdateId, UserId};
-use crate::store::{
-    ActivityFilter, ActivityOrder, Changeset, ConversationSummary, DomainStore, Expect, IdKind,
-    StoreError, Viewer, Write,
-};
+use super::{Batch, RedbStore, activities, audit, chat, projects, storage_err, updates};
+use crate::domain::change::ChangeEntry;
+use crate::domain::update::Notification;
+use crate::store::{Changeset, ChangesetStore, Expect, IdKind, StoreError, Write};
 
 const KINDS: [IdKind; 6] = [
     IdKind::Activity,
@@ -176,33 +167,31 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             if *expect == Expect::New {
                 raise_high(txn, IdKind::Update, u.id.0)?;
             }
-            messages::put_update(batch, u, *expect)
+            updates::put_update(batch, u, *expect)
         }
-        Write::DeleteUpdate(id) => messages::delete_update(batch, *id),
+        Write::DeleteUpdate(id) => updates::delete_update(batch, *id),
         Write::AddNotification(n) => {
             raise_high(txn, IdKind::Notification, n.id.0)?;
-            messages::add_notification(batch, n)
+            updates::add_notification(batch, n)
         }
-        Write::ReadNotification(user, id) => messages::read_notification(txn, *user, *id),
-        Write::ReadAllNotifications(user) => messages::read_all_notifications(txn, *user),
+        Write::ReadNotification(user, id) => updates::read_notification(txn, *user, *id),
+        Write::ReadAllNotifications(user) => updates::read_all_notifications(txn, *user),
         Write::AddMessage(m) => {
             raise_high(txn, IdKind::Message, m.id.0)?;
-            messages::add_message(batch, m)
+            chat::add_message(batch, m)
         }
-        Write::DeleteMessage(id) => messages::delete_message(batch, *id),
-        Write::ReadConversation(user, c, up_to) => {
-            messages::read_conversation(txn, *user, *c, *up_to)
-        }
+        Write::DeleteMessage(id) => chat::delete_message(batch, *id),
+        Write::ReadConversation(user, c, up_to) => chat::read_conversation(txn, *user, *c, *up_to),
         Write::Audit(e) => {
             raise_high(txn, IdKind::Audit, e.id.0)?;
-            messages::add_audit(txn, e)
+            audit::add_audit(txn, e)
         }
         Write::RequireUser(..) | Write::RequireProject(..) => Ok(()),
     }
 }
 
 #[async_trait]
-impl DomainStore for RedbStore {
+impl ChangesetStore for RedbStore {
     fn allocate_id(&self, kind: IdKind) -> u64 {
         self.ids.next(kind)
     }
@@ -229,174 +218,19 @@ impl DomainStore for RedbStore {
         })
         .await
     }
-
-    async fn activity(&self, id: ActivityId) -> Result<Option<Activity>, StoreError> {
-        activities::get(&self.read()?, id)
-    }
-
-    async fn activities(
-        &self,
-        viewer: &Viewer,
-        filter: &ActivityFilter,
-        order: ActivityOrder,
-        descending: bool,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(usize, Vec<Activity>), StoreError> {
-        activities::list(
-            &self.read()?,
-            &self.facets,
-            viewer,
-            filter,
-            (order, descending),
-            (offset, limit),
-        )
-    }
-
-    async fn activity_ids(
-        &self,
-        viewer: &Viewer,
-        filter: &ActivityFilter,
-        order: ActivityOrder,
-        descending: bool,
-    ) -> Result<Vec<ActivityId>, StoreError> {
-        let ids = activities::matching_ids(
-            &self.read()?,
-            &self.facets,
-            viewer,
-            filter,
-            order,
-            descending,
-        )?;
-        Ok(ids.into_iter().map(ActivityId).collect())
-    }
-
-    async fn activities_by_ids(&self, ids: &[ActivityId]) -> Result<Vec<Activity>, StoreError> {
-        let ids: Vec<u64> = ids.iter().map(|i| i.0).collect();
-        activities::by_ids(&self.read()?, &ids)
-    }
-
-    async fn project(&self, id: ProjectId) -> Result<Option<Project>, StoreError> {
-        projects::get(&self.read()?, id)
-    }
-
-    async fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        projects::all(&self.read()?)
-    }
-
-    async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
-        projects::of_person(&self.read()?, user)
-    }
-
-    async fn update(&self, id: UpdateId) -> Result<Option<Update>, StoreError> {
-        messages::get_update(&self.read()?, id)
-    }
-
-    async fn updates(&self) -> Result<Vec<Update>, StoreError> {
-        messages::all_updates(&self.read()?)
-    }
-
-    async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError> {
-        messages::notifications_of(&self.read()?, user)
-    }
-
-    async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
-        messages::get_message(&self.read()?, id)
-    }
-
-    async fn messages(
-        &self,
-        user: UserId,
-        conversation: Conversation,
-        before: Option<MessageId>,
-    ) -> Result<Vec<Message>, StoreError> {
-        messages::messages_of(&self.read()?, user, conversation, before)
-    }
-
-    async fn conversations(
-        &self,
-        user: UserId,
-        rooms: &[ProjectId],
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
-        messages::conversations_of(&self.read()?, user, rooms)
-    }
-
-    async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        messages::audit_entries(&self.read()?)
-    }
-
-    async fn searchable_count(&self) -> Result<usize, StoreError> {
-        let txn = self.read()?;
-        let mut total = 0u64;
-        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES] {
-            total += txn
-                .open_table(table)
-                .map_err(storage_err)?
-                .len()
-                .map_err(storage_err)?;
-        }
-        Ok(usize::try_from(total).unwrap_or(usize::MAX))
-    }
-
-    async fn searchable_objects(
-        &self,
-        kind: ObjectKind,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<ChangeEntry>, StoreError> {
-        let txn = self.read()?;
-        match kind {
-            ObjectKind::Activity => as_created::<Activity>(&txn, ACTIVITIES, after, limit),
-            ObjectKind::Project => as_created::<Project>(&txn, PROJECTS, after, limit),
-            ObjectKind::Update => as_created::<Update>(&txn, UPDATES, after, limit),
-            ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
-            ObjectKind::User | ObjectKind::Notification => Ok(Vec::new()),
-        }
-    }
-}
-
-/// Rows of `table` with ids above `after`, in id order, as "created" change entries with their
-/// visibility keys (what a search rebuild indexes).
-fn as_created<T>(
-    txn: &redb::ReadTransaction,
-    table: redb::TableDefinition<u64, &[u8]>,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<ChangeEntry>, StoreError>
-where
-    T: Visible + serde::Serialize + serde::de::DeserializeOwned,
-{
-    let rows = txn.open_table(table).map_err(storage_err)?;
-    let mut out = Vec::new();
-    for row in rows
-        .range(after.saturating_add(1)..)
-        .map_err(storage_err)?
-        .take(limit)
-    {
-        let (_, value) = row.map_err(storage_err)?;
-        let object: T = decode(value.value())?;
-        out.push(ChangeEntry {
-            seq: 0,
-            kind: T::KIND,
-            id: object.object_id(),
-            op: crate::domain::change::ChangeOp::Created,
-            keys: object.visibility_keys(),
-            ts: crate::domain::time::now(),
-            data: serde_json::to_value(&object).map_err(|e| StoreError::Backend(e.to_string()))?,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::NotificationId;
-    use crate::domain::activity::{ActivityStatus, ActivityType, Priority};
+    use crate::domain::activity::{Activity, ActivityStatus, ActivityType, Priority};
     use crate::domain::time;
+    use crate::domain::update::Notification;
     use crate::domain::update::NotificationKind;
     use crate::domain::user::Role;
+    use crate::domain::{ActivityId, NotificationId, ProjectId, UserId};
     use crate::events::EventBus;
+    use crate::store::{ActivityFilter, ActivityOrder, ActivityStore, UpdateStore, Viewer};
     use crate::store::{ChangeLog, NewUser, UserStore};
 
     fn activity(store: &RedbStore, creator: UserId) -> Activity {

@@ -1,0 +1,119 @@
+//! The write path: changesets of writes that commit together, and the ids they use.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::domain::activity::Activity;
+use crate::domain::audit::AuditEntry;
+use crate::domain::change::ChangeEntry;
+use crate::domain::chat::{Conversation, Message};
+use crate::domain::project::Project;
+use crate::domain::update::{Notification, Update};
+use crate::domain::{ActivityId, MessageId, NotificationId, ProjectId, UpdateId, UserId};
+
+/// What a write expects to find, checked inside its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The object must not exist yet (a create).
+    New,
+    /// The object must exist.
+    Exists,
+    /// The object must exist with this `version` (activities).
+    Version(u64),
+}
+
+/// Kinds of object whose ids the store hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    /// Activities.
+    Activity,
+    /// Projects.
+    Project,
+    /// Updates.
+    Update,
+    /// Notifications.
+    Notification,
+    /// Chat messages.
+    Message,
+    /// Audit entries.
+    Audit,
+}
+
+impl IdKind {
+    /// The counter's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdKind::Activity => "activity",
+            IdKind::Project => "project",
+            IdKind::Update => "update",
+            IdKind::Notification => "notification",
+            IdKind::Message => "message",
+            IdKind::Audit => "audit",
+        }
+    }
+}
+
+/// One change inside a `Changeset`. Preconditions are checked in the transaction, and a failed
+/// one fails the whole changeset with nothing written.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Create or replace an activity.
+    PutActivity(Activity, Expect),
+    /// Delete an activity.
+    DeleteActivity(ActivityId),
+    /// Create or replace a project; `team_changed` marks a team edit in the change log.
+    PutProject(Project, Expect, bool),
+    /// Delete a project; its activities are detached (`project_id: null`).
+    DeleteProject(ProjectId),
+    /// Create or replace an update.
+    PutUpdate(Update, Expect),
+    /// Delete an update.
+    DeleteUpdate(UpdateId),
+    /// Create a notification.
+    AddNotification(Notification),
+    /// Mark one of `recipient`'s notifications read; `NotFound` if it is not theirs.
+    ReadNotification(UserId, NotificationId),
+    /// Mark every notification of the user read.
+    ReadAllNotifications(UserId),
+    /// Send a chat message.
+    AddMessage(Message),
+    /// Delete a chat message.
+    DeleteMessage(MessageId),
+    /// Record that the user has read a conversation up to a message.
+    ReadConversation(UserId, Conversation, MessageId),
+    /// Append an audit entry.
+    Audit(AuditEntry),
+    /// Precondition: the user exists (`fields` error names the field on failure).
+    RequireUser(UserId, &'static str),
+    /// Precondition: the project exists.
+    RequireProject(ProjectId, &'static str),
+}
+
+/// Writes that commit together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct Changeset {
+    /// In order.
+    pub writes: Vec<Write>,
+}
+
+impl Changeset {
+    /// An empty changeset.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a write.
+    pub fn push(&mut self, write: Write) -> &mut Self {
+        self.writes.push(write);
+        self
+    }
+}
+
+/// Writes: every change goes in as one changeset, committed with its change-log entries.
+#[async_trait]
+pub trait ChangesetStore: Send + Sync {
+    /// A new id of `kind`, never handed out before.
+    fn allocate_id(&self, kind: IdKind) -> u64;
+    /// Applies every write in one transaction; returns the change-log entries it appended.
+    async fn apply(&self, changeset: Changeset) -> Result<Vec<ChangeEntry>, StoreError>;
+}
