@@ -140,6 +140,19 @@ impl App {
         })
     }
 
+    /// Opens the data directory of `config` for a subcommand: it must already hold a Nexus
+    /// database (a subcommand never creates one by mistake).
+    pub async fn open_existing(config: &Config) -> Result<App, StartError> {
+        let data_dir = &config.server.data_dir;
+        if !store::exists(data_dir) {
+            return Err(StartError::DataDir {
+                dir: data_dir.display().to_string(),
+                reason: "holds no Nexus database".into(),
+            });
+        }
+        App::open(config).await
+    }
+
     /// Rebuilds the search index from the database; returns how many objects it holds.
     pub async fn rebuild_search(&self) -> Result<usize, StartError> {
         let bootstrap = |e: domain::DomainError| StartError::Bootstrap(e.to_string());

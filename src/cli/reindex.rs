@@ -6,14 +6,7 @@ use crate::{App, StartError};
 
 /// Rebuilds the index; returns how many objects it holds.
 pub async fn run(config: &Config) -> Result<usize, StartError> {
-    let data_dir = &config.server.data_dir;
-    if !crate::store::exists(data_dir) {
-        return Err(StartError::DataDir {
-            dir: data_dir.display().to_string(),
-            reason: "holds no Nexus database".into(),
-        });
-    }
-    let app = App::open(config).await?;
+    let app = App::open_existing(config).await?;
     eprintln!("reindexing…");
     let started = std::time::Instant::now();
     let rebuilt = app.rebuild_search().await;

@@ -12,7 +12,6 @@ use super::auth::{AuthService, RegisterInput};
 use super::pagination::{Page, PageRequest, split_ordering};
 use super::password::PasswordHasher;
 use crate::domain::error::{FieldErrors, push_field};
-use crate::domain::time::Timestamp;
 use crate::domain::user::{Profile, Role, User, validate_display_name, validate_email};
 use crate::domain::visibility;
 use crate::domain::{DomainError, UserId};
@@ -20,14 +19,17 @@ use crate::store::{Store, UserChanges};
 
 /// A user as one viewer may see them: the email only for admins and the user themselves
 /// (API.md §Roles and visibility), and never the password hash. The services hand users to
-/// adapters only in this form, so every channel applies the same rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// adapters only in this form, so every channel applies the same rule. Its JSON is the REST
+/// user (schema `UserView`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = UserView)]
 pub struct VisibleUser {
     /// Id.
     pub id: UserId,
     /// Username.
     pub username: String,
     /// `None` when the viewer may not see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Shown name.
     pub display_name: String,
@@ -38,9 +40,11 @@ pub struct VisibleUser {
     /// Shop-floor details.
     pub profile: Profile,
     /// When created.
-    pub created_at: Timestamp,
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub created_at: ::time::OffsetDateTime,
     /// When last changed.
-    pub updated_at: Timestamp,
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub updated_at: ::time::OffsetDateTime,
 }
 
 impl VisibleUser {

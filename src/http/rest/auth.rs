@@ -93,7 +93,7 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let ip = ip.to_string();
     let user = state.services.auth.register(input, Some(&ip)).await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[utoipa::path(
@@ -116,7 +116,7 @@ pub async fn login(
         .auth
         .login(&input.username, &input.password, Some(&ip))
         .await?;
-    Ok(Json(TokenBody::new(tokens, Some(user.into()))))
+    Ok(Json(TokenBody::new(tokens, Some(user))))
 }
 
 #[utoipa::path(
@@ -166,7 +166,7 @@ pub async fn logout(
     security(("bearer" = []))
 )]
 pub async fn me(AuthUser(me): AuthUser) -> Json<UserView> {
-    Json(me.own_view().into())
+    Json(me.own_view())
 }
 
 #[utoipa::path(
@@ -185,7 +185,7 @@ pub async fn update_me(
     ApiJson(input): ApiJson<UpdateMeInput>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.auth.update_me(&me, input).await?;
-    Ok(Json(user.into()))
+    Ok(Json(user))
 }
 
 #[utoipa::path(

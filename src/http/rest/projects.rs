@@ -164,7 +164,7 @@ pub async fn team(
     PathId(id): PathId,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     let team = state.services.projects.team(&me, ProjectId(id)).await?;
-    Ok(Json(team.into_iter().map(UserView::from).collect()))
+    Ok(Json(team))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -194,10 +194,7 @@ pub async fn add_member(
         .projects
         .add_member(&me, ProjectId(id), input.user_id)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(team.into_iter().map(UserView::from).collect()),
-    ))
+    Ok((StatusCode::CREATED, Json(team)))
 }
 
 #[utoipa::path(

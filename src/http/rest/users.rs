@@ -4,52 +4,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 
 use super::ListBody;
 use crate::http::openapi::ErrorBody;
 
 use crate::domain::UserId;
-use crate::domain::time::rfc3339;
-use crate::domain::user::{Profile, Role};
+use crate::domain::user::Role;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, AuthUser, PathId, QueryMap};
-use crate::service::users::{AdminUpdateInput, CreateUserInput, UserQuery, VisibleUser};
-use ::time::OffsetDateTime;
+use crate::service::users::{AdminUpdateInput, CreateUserInput, UserQuery};
 
-/// User JSON; `email` only for admins and the user themselves.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UserView {
-    id: UserId,
-    username: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    display_name: String,
-    role: Role,
-    is_active: bool,
-    profile: Profile,
-    #[serde(with = "rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "rfc3339")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<VisibleUser> for UserView {
-    fn from(user: VisibleUser) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            display_name: user.display_name,
-            role: user.role,
-            is_active: user.is_active,
-            profile: user.profile,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
-}
+/// User JSON; `email` only for admins and the user themselves (decided by the service).
+pub use crate::service::users::VisibleUser as UserView;
 
 /// Routes under `/api/users`.
 pub fn router() -> Router<AppState> {
@@ -93,7 +60,6 @@ pub async fn list(
         .users
         .list(&me, filter, query.page()?)
         .await?;
-    let page = page.map(UserView::from);
     Ok(Json(ListBody::new(page, "/api/users/", &query.0)))
 }
 
@@ -117,7 +83,7 @@ pub async fn create(
         .users
         .create(&me, &state.services.auth, input)
         .await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[utoipa::path(
@@ -136,7 +102,7 @@ pub async fn read(
     PathId(id): PathId,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.users.get(&me, UserId(id)).await?;
-    Ok(Json(user.into()))
+    Ok(Json(user))
 }
 
 #[utoipa::path(
@@ -157,5 +123,5 @@ pub async fn update(
     ApiJson(input): ApiJson<AdminUpdateInput>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state.services.users.update(&me, UserId(id), input).await?;
-    Ok(Json(user.into()))
+    Ok(Json(user))
 }
