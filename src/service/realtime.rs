@@ -459,3 +459,72 @@ async fn stopping(rx: &mut watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::change::VisibilityKeys;
+
+    fn published(kind: ObjectKind, project: Option<u64>) -> Arc<Published> {
+        Arc::new(Published::new(ChangeEntry {
+            seq: 42,
+            kind,
+            id: 7,
+            op: ChangeOp::Created,
+            keys: VisibilityKeys {
+                project,
+                creator: Some(1),
+                ..VisibilityKeys::default()
+            },
+            ts: crate::domain::time::now(),
+            data: serde_json::json!({"id": 7, "title": "pump"}),
+        }))
+    }
+
+    /// Every connection a change goes to on the same topic gets the same bytes: the envelope is
+    /// serialised once, and the WebSocket form is made once from it.
+    #[test]
+    fn an_envelope_is_serialised_once_per_topic_and_shared() {
+        let entry = published(ObjectKind::Activity, Some(3));
+        let delivery = |slot| Delivery {
+            entry: entry.clone(),
+            slot,
+            event: "activity.created",
+        };
+        let (first, second) = (delivery(0), delivery(0));
+        assert_eq!(
+            first.envelope_json().as_ptr(),
+            second.envelope_json().as_ptr()
+        );
+        assert_eq!(first.typed_json().as_ptr(), second.typed_json().as_ptr());
+        // The project topic is another rendering, with its own topic name.
+        let on_project = delivery(1);
+        assert_ne!(
+            first.envelope_json().as_ptr(),
+            on_project.envelope_json().as_ptr()
+        );
+        let general: serde_json::Value = serde_json::from_slice(&first.typed_json()).expect("JSON");
+        assert_eq!(general["type"], "event");
+        assert_eq!(general["topic"], "activities");
+        assert_eq!(general["id"], 42);
+        assert_eq!(general["data"]["title"], "pump");
+        let project: serde_json::Value =
+            serde_json::from_slice(&on_project.envelope_json()).expect("JSON");
+        assert_eq!(project["topic"], "project:3");
+        assert!(project.get("type").is_none());
+    }
+
+    #[test]
+    fn event_names_and_topics_follow_the_kind() {
+        let message = published(ObjectKind::Message, None);
+        assert_eq!(event_name(&message), Some("chat.message"));
+        assert_eq!(general_topic(message.kind), Some("chat"));
+        let user = published(ObjectKind::User, None);
+        assert_eq!(event_name(&user), None);
+        assert!(parse_topic("project:0").is_err());
+        assert_eq!(
+            parse_topic(" project:9 ").ok().as_deref(),
+            Some("project:9")
+        );
+    }
+}
