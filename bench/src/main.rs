@@ -63,6 +63,9 @@ struct Args {
     /// Events published (one per second) in the `fanout` scenario.
     #[arg(long, default_value_t = 10)]
     events: usize,
+    /// Messages in the one conversation of the `chat` scenario (seeded up to this many).
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
     /// The nexus binary (default: next to this one).
     #[arg(long)]
     nexus: Option<PathBuf>,
@@ -99,6 +102,9 @@ enum Scenario {
     Search,
     /// `nexus reindex` over the stopped server's data directory.
     Reindex,
+    /// One project room of `--messages` messages: pages of 50 by `before` cursor and by page
+    /// number at every depth, and the conversation list, as admin; the server's RSS.
+    Chat,
 }
 
 impl Scenario {
@@ -722,6 +728,144 @@ fn print_row(scenario: &str, outcome: &Outcome) {
     );
 }
 
+/// How hard and how long a scenario drives the server.
+#[derive(Clone, Copy)]
+struct Load {
+    concurrency: usize,
+    duration: Duration,
+}
+
+/// A GET of `url` as `token` whose body is JSON.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Result<Value> {
+    Ok(client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Posts `total` messages to the room of `project` from 64 concurrent senders (the public
+/// API's own write path, group commit and all).
+async fn seed_room(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    project: u64,
+    total: usize,
+) -> Result<()> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..64 {
+        let (client, base, admin, next) = (
+            client.clone(),
+            base.to_string(),
+            admin.to_string(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                post(
+                    &client,
+                    format!("{base}/api/chat/messages/"),
+                    &admin,
+                    json!({"project_id": project, "content": format!("shift note {i}: line {} ok", i % 7)}),
+                )
+                .await?;
+                if (i + 1).is_multiple_of((total / 10).max(1)) {
+                    eprintln!(
+                        "  seeded {}/{total} messages ({:.0}/s)",
+                        i + 1,
+                        (i + 1) as f64 / started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    eprintln!("  seeding took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn print_rss(server: &Server, when: &str) {
+    if let Some(rss) = server.rss_kib() {
+        println!("server RSS {when}: {:.1} MiB", rss as f64 / 1024.0);
+    }
+}
+
+/// The `chat` scenario: the first project's room, seeded up to `messages`, read a page of 50 at
+/// a time at every depth (`chat`: by `before` cursor; `chat-page`: by page number), and the
+/// conversation list (`chat-convs`), as admin.
+async fn chat(
+    server: &Server,
+    client: &reqwest::Client,
+    seeded: &Seeded,
+    messages: usize,
+    load: Load,
+) -> Result<()> {
+    let base = server.base.clone();
+    let room = *seeded.projects.first().context("no project was seeded")?;
+    let list = format!("{base}/api/chat/messages/?project={room}&page_size=50");
+    let count = |page: &Value| page["count"].as_u64().unwrap_or(0) as usize;
+    let have = count(&get_json(client, &list, &seeded.admin).await?);
+    if have < messages {
+        eprintln!("  seeding {} messages in room {room}…", messages - have);
+        seed_room(client, &base, &seeded.admin, room, messages - have).await?;
+    }
+    let newest = get_json(client, &list, &seeded.admin).await?;
+    let total = count(&newest);
+    let top = newest["results"][0]["id"].as_u64().unwrap_or(1);
+    let pages = total.div_ceil(50).max(1) as u64;
+    println!("chat: {total} messages in one room, newest id {top}");
+    print_rss(server, "before chat");
+    let admin = Arc::new(seeded.admin.clone());
+    let by_cursor = {
+        let (c, list, admin) = (client.clone(), list.clone(), admin.clone());
+        drive(load.concurrency, load.duration, move |n| {
+            let before = 1 + (n * 7919) % top;
+            let request = c
+                .get(format!("{list}&before={before}"))
+                .bearer_auth(admin.as_str());
+            async move { ok(request.send().await).await }
+        })
+        .await
+    };
+    print_row("chat", &by_cursor);
+    let by_page = {
+        let (c, list, admin) = (client.clone(), list.clone(), admin.clone());
+        drive(load.concurrency, load.duration, move |n| {
+            let page = 1 + (n * 7919) % pages;
+            let request = c
+                .get(format!("{list}&page={page}"))
+                .bearer_auth(admin.as_str());
+            async move { ok(request.send().await).await }
+        })
+        .await
+    };
+    print_row("chat-page", &by_page);
+    let convs = {
+        let (c, admin) = (client.clone(), admin.clone());
+        let url = format!("{base}/api/chat/conversations/");
+        drive(load.concurrency, load.duration, move |_| {
+            let request = c.get(&url).bearer_auth(admin.as_str());
+            async move { ok(request.send().await).await }
+        })
+        .await
+    };
+    print_row("chat-convs", &convs);
+    print_rss(server, "after chat");
+    Ok(())
+}
+
 /// The `reindex` scenario: stops the server, times `nexus reindex` over its data directory
 /// (documents per second), and starts it again.
 async fn reindex(server: &mut Server, binary: &PathBuf, activities: usize) -> Result<()> {
@@ -913,6 +1057,14 @@ async fn main() -> Result<()> {
                 fanout(&server, &seeded, args.clients, args.events).await?;
                 continue;
             }
+            Scenario::Chat => {
+                let load = Load {
+                    concurrency: args.concurrency,
+                    duration,
+                };
+                chat(&server, &c, &seeded, args.messages, load).await?;
+                continue;
+            }
             Scenario::Get => {
                 drive(args.concurrency, duration, move |n| {
                     get_one(c.clone(), base.clone(), s.clone(), n)
@@ -1035,7 +1187,8 @@ mod tests {
                 "login-flood",
                 "fanout",
                 "search",
-                "reindex"
+                "reindex",
+                "chat"
             ]
         );
     }

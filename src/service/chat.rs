@@ -15,7 +15,7 @@ use crate::domain::project::Project;
 use crate::domain::time;
 use crate::domain::update::NotificationKind;
 use crate::domain::{DomainError, MessageId, ProjectId, UserId};
-use crate::store::{Changeset, ConversationSummary, IdKind, Store, Write};
+use crate::store::{Changeset, ConversationSummary, IdKind, Rooms, Store, Write};
 
 /// `POST /api/chat/messages/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -161,9 +161,19 @@ impl ChatService {
     ) -> Result<Page<Message>, DomainError> {
         let rows = self
             .store
-            .messages(principal.user.id, conversation, before)
+            .messages(
+                principal.user.id,
+                conversation,
+                before,
+                page.offset(),
+                page.page_size,
+            )
             .await?;
-        Ok(Page::from_all(rows, page))
+        Ok(Page {
+            count: rows.count,
+            results: rows.messages,
+            request: page,
+        })
     }
 
     /// Deletes a message (its sender or an admin).
@@ -198,15 +208,14 @@ impl ChatService {
         &self,
         principal: &Principal,
     ) -> Result<Vec<ConversationSummary>, DomainError> {
-        let rooms: Vec<ProjectId> = self
-            .store
-            .projects()
-            .await?
-            .into_iter()
-            .filter(|p| visibility::can_see_project(&principal.user, p))
-            .map(|p| p.id)
-            .collect();
-        Ok(self.store.conversations(principal.user.id, &rooms).await?)
+        let me = principal.user.id;
+        // Admin and staff see every project, so every room with messages is theirs; others
+        // see the projects they manage or are on the team of.
+        if visibility::is_staff(&principal.user) {
+            return Ok(self.store.conversations(me, Rooms::All).await?);
+        }
+        let rooms = self.store.projects_of(me).await?;
+        Ok(self.store.conversations(me, Rooms::These(&rooms)).await?)
     }
 
     /// Marks a conversation read up to its newest message.
@@ -217,9 +226,9 @@ impl ChatService {
     ) -> Result<(), DomainError> {
         let newest = self
             .store
-            .messages(principal.user.id, conversation, None)
+            .messages(principal.user.id, conversation, None, 0, 1)
             .await?;
-        if let Some(last) = newest.first() {
+        if let Some(last) = newest.messages.first() {
             let mut changeset = Changeset::new();
             changeset.push(Write::ReadConversation(
                 principal.user.id,

@@ -11,19 +11,41 @@ use crate::domain::{MessageId, ProjectId, UserId};
 pub trait ChatStore: Send + Sync {
     /// One message.
     async fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
-    /// Messages of a conversation seen from `user`, newest first, with ids below `before`.
+    /// One page of a conversation seen from `user`, newest first: of the messages with ids
+    /// below `before`, `limit` after skipping `offset`, and how many there are in all.
     async fn messages(
         &self,
         user: UserId,
         conversation: Conversation,
         before: Option<MessageId>,
-    ) -> Result<Vec<Message>, StoreError>;
-    /// `user`'s direct conversations and their newest message, and how far they have read.
+        offset: usize,
+        limit: usize,
+    ) -> Result<MessagePage, StoreError>;
+    /// `user`'s direct conversations and the `rooms` with messages, each with its newest
+    /// message and how far they have read, newest first.
     async fn conversations(
         &self,
         user: UserId,
-        rooms: &[ProjectId],
+        rooms: Rooms<'_>,
     ) -> Result<Vec<ConversationSummary>, StoreError>;
+}
+
+/// One page of a conversation.
+#[derive(Clone, Debug, Default)]
+pub struct MessagePage {
+    /// Messages below the cursor, across all pages.
+    pub count: usize,
+    /// This page's messages, newest first.
+    pub messages: Vec<Message>,
+}
+
+/// Which project rooms a conversation list takes in.
+#[derive(Clone, Copy, Debug)]
+pub enum Rooms<'a> {
+    /// The room of every existing project (for those who see every project).
+    All,
+    /// The rooms of these projects.
+    These(&'a [ProjectId]),
 }
 
 /// A conversation's newest message and the caller's unread count.

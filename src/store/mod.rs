@@ -15,7 +15,7 @@ pub use activities::{ActivityFilter, ActivityOrder, ActivityStore};
 pub use audit::AuditStore;
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
-pub use chat::{ChatStore, ConversationSummary};
+pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
 pub use projects::ProjectStore;
 pub use updates::UpdateStore;
 pub use users::{NewUser, RefreshOutcome, Session, SessionStore, UserChanges, UserStore};

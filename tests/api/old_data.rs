@@ -65,6 +65,61 @@ async fn a_data_directory_written_before_the_kind_enum_opens_and_reads_the_same(
     );
 }
 
+#[tokio::test]
+async fn chat_written_before_its_counts_existed_pages_and_counts_the_same() {
+    let (app, _dir) = app_on_fixture().await;
+    let olga = token_of(&app.login("olga", "olga-password-123").await);
+
+    // Counted by the backfill: the room's one message, and nothing below it.
+    let room = json_of(app.get("/api/chat/messages/?project=1", &olga).await).await;
+    assert_eq!(room["count"], 1, "{room}");
+    let id = room["results"][0]["id"].as_u64().expect("a message id");
+    let older = json_of(
+        app.get(&format!("/api/chat/messages/?project=1&before={id}"), &olga)
+            .await,
+    )
+    .await;
+    assert_eq!(older["count"], 0, "{older}");
+    let newer = json_of(
+        app.get(
+            &format!("/api/chat/messages/?project=1&before={}", id + 1),
+            &olga,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(newer["count"], 1, "{newer}");
+
+    // Her direct conversation and her project's room, each with its newest message.
+    let mine = json_of(app.get("/api/chat/conversations/", &olga).await).await;
+    let mine = mine.as_array().expect("conversations are an array");
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let direct = mine
+        .iter()
+        .find(|c| c["kind"] == "direct")
+        .expect("the direct conversation");
+    let peer = direct["peer_id"].as_u64().expect("a peer id");
+    let with = json_of(
+        app.get(&format!("/api/chat/messages/?with={peer}"), &olga)
+            .await,
+    )
+    .await;
+    assert_eq!(with["count"], 1, "{with}");
+    assert_eq!(with["results"][0], direct["last_message"]);
+
+    // Staff see every room with messages.
+    let admin = app.admin_token().await;
+    let theirs = json_of(app.get("/api/chat/conversations/", &admin).await).await;
+    assert!(
+        theirs
+            .as_array()
+            .expect("conversations are an array")
+            .iter()
+            .any(|c| c["kind"] == "project" && c["project_id"] == 1),
+        "{theirs}"
+    );
+}
+
 /// Waits (up to 10 s) for the search index rebuild, then returns the hit count of `query`.
 async fn wait_for_search(app: &TestApp, token: &str, query: &str, want: u64) -> u64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

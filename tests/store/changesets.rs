@@ -12,7 +12,7 @@ use nexus::domain::project::Project;
 use nexus::domain::update::Update;
 use nexus::domain::user::{Role, User};
 use nexus::domain::{ActivityId, ProjectId, UserId};
-use nexus::store::{Expect, IdKind, Store, StoreError, Write};
+use nexus::store::{Expect, IdKind, Rooms, Store, StoreError, Write};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
@@ -54,12 +54,13 @@ async fn snapshot(store: &dyn Store, alice: &User, bob: &User, ids: &[ActivityId
         updates: store.updates().await.unwrap(),
         notifications: store.notifications(alice.id).await.unwrap(),
         messages: store
-            .messages(alice.id, Conversation::Direct(bob.id), None)
+            .messages(alice.id, Conversation::Direct(bob.id), None, 0, usize::MAX)
             .await
-            .unwrap(),
+            .unwrap()
+            .messages,
         audit: store.audit_entries().await.unwrap(),
         unread: store
-            .conversations(bob.id, &[])
+            .conversations(bob.id, Rooms::These(&[]))
             .await
             .unwrap()
             .iter()

@@ -69,6 +69,14 @@ pub const CHAT_READ: TableDefinition<(u64, u64, u64), u64> = TableDefinition::ne
 /// Audit entries by id.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
+// ---- chat lists ----
+
+/// (conversation key high, low, sender id or 0 for everyone's, level, unit) → messages in the
+/// unit: level 0 holds each message id (count 1), level `l` the ids sharing `id >> 8l`. Counts
+/// and offsets of a conversation read at most 256 rows per level (see `chat::Rank`).
+pub const CHAT_RANK: TableDefinition<(u64, u64, u64, u8, u64), u64> =
+    TableDefinition::new("chat_rank");
+
 /// Reads and decodes the JSON value at `key`.
 pub fn get_json<K, T, Tbl>(table: &Tbl, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
 where
