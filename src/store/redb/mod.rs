@@ -262,6 +262,7 @@ fn migrate(db: &Database, data_dir: &Path, quick_repair: bool) -> Result<(), Mig
         None => {}
     }
     create_tables(&txn)?;
+    audit::backfill_audit(&txn).and_then(|()| updates::backfill_notifications(&txn))?;
     txn.open_table(META)
         .map_err(storage_err)?
         .insert("schema_version", SCHEMA_VERSION)
