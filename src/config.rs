@@ -43,6 +43,10 @@ pub struct Config {
     pub api: ApiConfig,
     /// Change-log retention.
     pub changes: ChangesConfig,
+    /// Notification retention.
+    pub notifications: NotificationsConfig,
+    /// Audit-log retention.
+    pub audit: AuditConfig,
     /// Logging.
     pub log: LogConfig,
     /// Password for the `admin` user created on first start (`NEXUS_ADMIN_PASSWORD`).
@@ -213,6 +217,32 @@ impl Default for ChangesConfig {
             retention_days: 30,
         }
     }
+}
+
+/// `[notifications]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotificationsConfig {
+    /// Read notifications older than this many days are removed; unread ones always stay.
+    /// 0 keeps every notification.
+    pub retention_days: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+        }
+    }
+}
+
+/// `[audit]` settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// Entries older than this many days are removed; 0 (the default) keeps the whole log,
+    /// the record a plant is audited against.
+    pub retention_days: u64,
 }
 
 /// Log line format.

@@ -194,6 +194,12 @@ impl App {
             stopping_rx.clone(),
         ));
         let floor = self.index.clone();
+        tokio::spawn(service::retention::run_pruning(
+            self.store.clone(),
+            config.notifications.clone(),
+            config.audit.clone(),
+            stopping_rx.clone(),
+        ));
         tokio::spawn(service::retention::run(
             self.store.clone(),
             config.changes.clone(),

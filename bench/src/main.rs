@@ -73,6 +73,10 @@ struct Args {
     /// runs (so a big directory, for `startup`, is seeded once).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Rows the `audit` and `notifications` scenarios have under them: audit entries, and one
+    /// user's notifications (a kept data directory is topped up to this, never shrunk).
+    #[arg(long, default_value_t = 10_000)]
+    rows: usize,
     /// Scenarios to run, in this order (default: get list list-user create login mixed startup).
     #[arg(value_enum)]
     scenarios: Vec<Scenario>,
@@ -105,6 +109,11 @@ enum Scenario {
     /// One project room of `--messages` messages: pages of 50 by `before` cursor and by page
     /// number at every depth, and the conversation list, as admin; the server's RSS.
     Chat,
+    /// Pages of `GET /api/audit/` over `--rows` entries, as admin: the first 20 pages, half of
+    /// them filtered by action.
+    Audit,
+    /// Pages of one user's `--rows` notifications: the first 20 pages, half of them unread only.
+    Notifications,
 }
 
 impl Scenario {
@@ -645,6 +654,178 @@ async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> Result<Seede
     })
 }
 
+/// Runs `one(i)` for every `i` in `0..total` from 64 concurrent tasks, reporting progress.
+async fn seed_concurrently<F, Fut>(label: &str, total: usize, one: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let one = Arc::new(one);
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..64 {
+        let (one, next, done) = (one.clone(), next.clone(), done.clone());
+        let label = label.to_string();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                one(i).await?;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_multiple_of((total / 10).max(1)) {
+                    eprintln!(
+                        "  seeded {n}/{total} {label} ({:.0}/s)",
+                        n as f64 / started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    eprintln!("  seeding took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The `count` of a list.
+async fn list_count(client: &reqwest::Client, url: String, token: &str) -> Result<usize> {
+    let page: Value = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(page["count"].as_u64().context("no count")? as usize)
+}
+
+/// Tops the list of `scenario` up to `--rows` through the public API: audit entries by posting
+/// and deleting an update (each delete is audited), notifications by direct messages from the
+/// admin to the seeded `user` (each notifies its receiver).
+async fn seed_list(
+    client: &reqwest::Client,
+    base: &str,
+    seeded: &Arc<Seeded>,
+    scenario: Scenario,
+    rows: usize,
+) -> Result<()> {
+    let have = match scenario {
+        Scenario::Audit => {
+            list_count(
+                client,
+                format!("{base}/api/audit/?page_size=1"),
+                &seeded.admin,
+            )
+            .await?
+        }
+        _ => {
+            list_count(
+                client,
+                format!("{base}/api/updates/notifications/?page_size=1"),
+                &seeded.user,
+            )
+            .await?
+        }
+    };
+    let missing = rows.saturating_sub(have);
+    if missing == 0 {
+        return Ok(());
+    }
+    eprintln!("  seeding {missing} more {} rows…", scenario.name());
+    let (c, base, s) = (client.clone(), base.to_string(), seeded.clone());
+    if scenario == Scenario::Audit {
+        seed_concurrently("audit entries", missing, move |i| {
+            let (c, base, s) = (c.clone(), base.clone(), s.clone());
+            async move {
+                let u = post(
+                    &c,
+                    format!("{base}/api/updates/"),
+                    &s.admin,
+                    json!({"title": format!("Bench update {i}"), "priority": "low"}),
+                )
+                .await?;
+                let id = u["id"].as_u64().context("update id")?;
+                c.delete(format!("{base}/api/updates/{id}/"))
+                    .bearer_auth(&s.admin)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                Ok(())
+            }
+        })
+        .await
+    } else {
+        let receiver = *seeded.users.get(4).context("no seeded user")?;
+        seed_concurrently("notifications", missing, move |i| {
+            let (c, base, s) = (c.clone(), base.clone(), s.clone());
+            async move {
+                post(
+                    &c,
+                    format!("{base}/api/chat/messages/"),
+                    &s.admin,
+                    json!({"receiver_id": receiver, "content": format!("bench message {i}")}),
+                )
+                .await?;
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+/// The `audit` and `notifications` scenarios: seed to `--rows`, then read the first 20 pages
+/// of 50 (half filtered), printing the row and the server's RSS before and after.
+async fn list_pages(
+    server: &Server,
+    client: &reqwest::Client,
+    seeded: &Arc<Seeded>,
+    scenario: Scenario,
+    args: &Args,
+) -> Result<()> {
+    seed_list(client, &server.base, seeded, scenario, args.rows).await?;
+    let rss_before = server.rss_kib().unwrap_or(0);
+    let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
+    let duration = Duration::from_secs_f64(args.duration);
+    let outcome = drive(args.concurrency, duration, move |n| {
+        let (c, base, s) = (c.clone(), base.clone(), s.clone());
+        async move {
+            let page = 1 + (n / 2) % 20;
+            let (url, token) = match (scenario, n % 2) {
+                (Scenario::Audit, 0) => (format!("{base}/api/audit/?page={page}"), &s.admin),
+                (Scenario::Audit, _) => (
+                    format!("{base}/api/audit/?action=update.delete&page={page}"),
+                    &s.admin,
+                ),
+                (_, 0) => (
+                    format!("{base}/api/updates/notifications/?page={page}"),
+                    &s.user,
+                ),
+                _ => (
+                    format!("{base}/api/updates/notifications/?unread=true&page={page}"),
+                    &s.user,
+                ),
+            };
+            ok(c.get(url).bearer_auth(token).send().await).await
+        }
+    })
+    .await;
+    print_row(&scenario.name(), &outcome);
+    let rss_after = server.rss_kib().unwrap_or(0);
+    println!(
+        "{:<10} server RSS {:.1} MiB before the pages, {:.1} MiB after",
+        "",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
+    );
+    Ok(())
+}
+
 struct Outcome {
     requests: u64,
     errors: u64,
@@ -1007,6 +1188,12 @@ async fn main() -> Result<()> {
                 args.clients, args.events
             ),
             Scenario::Reindex => eprintln!("running reindex…"),
+            Scenario::Audit | Scenario::Notifications => eprintln!(
+                "running {} over {} rows for {:.0} s…",
+                scenario.name(),
+                args.rows,
+                args.duration
+            ),
             Scenario::Search => eprintln!(
                 "running search: {} queries, {:.0} s each…",
                 SEARCHES.len(),
@@ -1063,6 +1250,10 @@ async fn main() -> Result<()> {
                     duration,
                 };
                 chat(&server, &c, &seeded, args.messages, load).await?;
+                continue;
+            }
+            Scenario::Audit | Scenario::Notifications => {
+                list_pages(&server, &c, &seeded, scenario, &args).await?;
                 continue;
             }
             Scenario::Get => {
@@ -1188,7 +1379,9 @@ mod tests {
                 "fanout",
                 "search",
                 "reindex",
-                "chat"
+                "chat",
+                "audit",
+                "notifications"
             ]
         );
     }

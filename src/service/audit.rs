@@ -8,21 +8,13 @@ use serde_json::Value;
 use super::Principal;
 use super::pagination::{Page, PageRequest};
 use crate::domain::audit::AuditEntry;
-use crate::domain::time::{self, Timestamp};
+use crate::domain::time;
 use crate::domain::visibility::is_admin;
 use crate::domain::{AuditId, DomainError, UserId};
-use crate::store::{Changeset, IdKind, Store, Write};
+use crate::store::{AuditFilter, Changeset, IdKind, Store, Write};
 
-/// Filters of `GET /api/audit/`.
-#[derive(Clone, Debug, Default)]
-pub struct AuditQuery {
-    /// Only this action.
-    pub action: Option<String>,
-    /// Only by this user.
-    pub actor: Option<UserId>,
-    /// Only at or after.
-    pub since: Option<Timestamp>,
-}
+/// Filters of `GET /api/audit/`: the store's, which answers them from its indexes.
+pub type AuditQuery = AuditFilter;
 
 /// Builds and records audit entries; cheap to clone.
 #[derive(Clone)]
@@ -89,15 +81,14 @@ impl AuditLog {
                 "only an admin may read the audit log".into(),
             ));
         }
-        let entries: Vec<AuditEntry> = self
+        let (count, results) = self
             .store
-            .audit_entries()
-            .await?
-            .into_iter()
-            .filter(|e| query.action.as_ref().is_none_or(|a| &e.action == a))
-            .filter(|e| query.actor.is_none_or(|a| e.actor_id == Some(a)))
-            .filter(|e| query.since.is_none_or(|s| e.ts >= s))
-            .collect();
-        Ok(Page::from_all(entries, page))
+            .audit_page(&query, page.offset(), page.page_size)
+            .await?;
+        Ok(Page {
+            count,
+            results,
+            request: page,
+        })
     }
 }

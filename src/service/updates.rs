@@ -256,12 +256,20 @@ impl UpdateService {
         unread_only: bool,
         page: PageRequest,
     ) -> Result<Page<Notification>, DomainError> {
-        let all = self.store.notifications(principal.user.id).await?;
-        let rows = all
-            .into_iter()
-            .filter(|n| !unread_only || !n.read)
-            .collect();
-        Ok(Page::from_all(rows, page))
+        let (count, results) = self
+            .store
+            .notification_page(
+                principal.user.id,
+                unread_only,
+                page.offset(),
+                page.page_size,
+            )
+            .await?;
+        Ok(Page {
+            count,
+            results,
+            request: page,
+        })
     }
 
     /// Marks one of the caller's notifications read.

@@ -12,7 +12,7 @@ pub mod updates;
 pub mod users;
 
 pub use activities::{ActivityFilter, ActivityOrder, ActivityStore};
-pub use audit::AuditStore;
+pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};

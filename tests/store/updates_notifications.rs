@@ -2,6 +2,7 @@
 //! recipient.
 
 use nexus::domain::change::ChangeOp;
+use nexus::domain::update::Notification;
 use nexus::domain::user::Role;
 use nexus::domain::{NotificationId, UpdateId};
 use nexus::store::{Expect, StoreError, Write};
@@ -184,4 +185,125 @@ async fn read_all_marks_every_notification_of_that_user_only() {
     assert!(his.iter().all(|n| !n.read), "another user's stay unread");
     // With nothing unread, it is a no-op, not an error.
     commit(store.as_ref(), vec![Write::ReadAllNotifications(alice)]).await;
+}
+
+/// The ids of a page, for comparing.
+fn note_ids(notes: &[Notification]) -> Vec<NotificationId> {
+    notes.iter().map(|n| n.id).collect()
+}
+
+#[tokio::test]
+async fn notification_pages_count_and_follow_reads() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await.id;
+    let bob = user(store.as_ref(), "bob", Role::User).await.id;
+    let mut hers = Vec::new();
+    for i in 0..12 {
+        let n = notification(store.as_ref(), alice);
+        let mut writes = vec![Write::AddNotification(n.clone())];
+        if i % 4 == 0 {
+            writes.push(Write::AddNotification(notification(store.as_ref(), bob)));
+        }
+        commit(store.as_ref(), writes).await;
+        hers.push(n.id);
+    }
+    hers.reverse();
+    let page = |unread, offset, limit| {
+        let store = store.clone();
+        async move {
+            let (count, rows) = store
+                .notification_page(alice, unread, offset, limit)
+                .await
+                .unwrap();
+            (count, note_ids(&rows))
+        }
+    };
+    assert_eq!(page(false, 0, 100).await, (12, hers.clone()));
+    assert_eq!(page(false, 5, 5).await, (12, hers[5..10].to_vec()));
+    assert_eq!(page(false, 10, 5).await, (12, hers[10..].to_vec()));
+    assert_eq!(page(false, 50, 5).await, (12, vec![]));
+    assert_eq!(page(true, 0, 100).await, (12, hers.clone()));
+
+    // Two read one by one, then the unread list and its count leave them out.
+    for id in [hers[0], hers[7]] {
+        commit(store.as_ref(), vec![Write::ReadNotification(alice, id)]).await;
+    }
+    // Reading one twice counts once.
+    commit(
+        store.as_ref(),
+        vec![Write::ReadNotification(alice, hers[0])],
+    )
+    .await;
+    let unread: Vec<NotificationId> = hers
+        .iter()
+        .copied()
+        .filter(|id| *id != hers[0] && *id != hers[7])
+        .collect();
+    assert_eq!(page(true, 0, 100).await, (10, unread.clone()));
+    assert_eq!(page(true, 3, 4).await, (10, unread[3..7].to_vec()));
+    assert_eq!(page(false, 0, 100).await.0, 12);
+    let (_, whole) = store.notification_page(alice, false, 0, 1).await.unwrap();
+    assert!(whole[0].read && whole[0].recipient == alice);
+
+    commit(store.as_ref(), vec![Write::ReadAllNotifications(alice)]).await;
+    assert_eq!(page(true, 0, 100).await, (0, vec![]));
+    assert_eq!(page(false, 0, 100).await, (12, hers));
+    let (bobs, _) = store.notification_page(bob, true, 0, 10).await.unwrap();
+    assert_eq!(bobs, 3, "another user's stay unread");
+}
+
+#[tokio::test]
+async fn pruning_removes_old_read_notifications_only_bounded_per_call() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await.id;
+    let aged = |days: i64| {
+        let mut n = notification(store.as_ref(), alice);
+        n.created_at -= ::time::Duration::days(days);
+        n
+    };
+    let old_read: Vec<Notification> = (0..5).map(|i| aged(300 - i)).collect();
+    let old_unread = aged(300);
+    let recent_read = aged(1);
+    let adds: Vec<Write> = old_read
+        .iter()
+        .chain([&old_unread, &recent_read])
+        .cloned()
+        .map(Write::AddNotification)
+        .collect();
+    commit(store.as_ref(), adds).await;
+    let reads = old_read
+        .iter()
+        .chain([&recent_read])
+        .map(|n| Write::ReadNotification(alice, n.id))
+        .collect();
+    commit(store.as_ref(), reads).await;
+    let cut = nexus::domain::time::now() - ::time::Duration::days(180);
+
+    assert_eq!(
+        store.prune_notifications(cut, 3).await.unwrap(),
+        3,
+        "at most max"
+    );
+    assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 2);
+    assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 0);
+    let mut left = note_ids(&store.notifications(alice).await.unwrap());
+    left.sort();
+    let mut want = vec![old_unread.id, recent_read.id];
+    want.sort();
+    assert_eq!(left, want, "the unread and the recent stay");
+    let (all, _) = store.notification_page(alice, false, 0, 10).await.unwrap();
+    let (unread, rows) = store.notification_page(alice, true, 0, 10).await.unwrap();
+    assert_eq!((all, unread), (2, 1));
+    assert_eq!(note_ids(&rows), vec![old_unread.id]);
+    // Once read, the old one goes too.
+    commit(
+        store.as_ref(),
+        vec![Write::ReadNotification(alice, old_unread.id)],
+    )
+    .await;
+    assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 1);
+    assert_eq!(
+        note_ids(&store.notifications(alice).await.unwrap()),
+        vec![recent_read.id]
+    );
 }

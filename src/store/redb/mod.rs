@@ -263,6 +263,7 @@ fn migrate(db: &Database, data_dir: &Path, quick_repair: bool) -> Result<(), Mig
     }
     create_tables(&txn)?;
     chat::backfill_chat(&txn)?;
+    audit::backfill_audit(&txn).and_then(|()| updates::backfill_notifications(&txn))?;
     txn.open_table(META)
         .map_err(storage_err)?
         .insert("schema_version", SCHEMA_VERSION)

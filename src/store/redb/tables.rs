@@ -77,6 +77,33 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub const CHAT_RANK: TableDefinition<(u64, u64, u64, u8, u64), u64> =
     TableDefinition::new("chat_rank");
 
+// ---- audit log and notifications: list indexes (issue 18) ----
+
+/// (unix nanoseconds, audit id) → (): the whole log by time, for `since` and retention.
+pub const AUDIT_BY_TS: TableDefinition<(i64, u64), ()> = TableDefinition::new("audit_by_ts");
+/// Audit id → its time in unix nanoseconds: the whole log, newest first, without decoding rows.
+pub const AUDIT_TS_BY_ID: TableDefinition<u64, i64> = TableDefinition::new("audit_ts_by_id");
+/// (action, audit id) → unix nanoseconds.
+pub const AUDIT_BY_ACTION: TableDefinition<(&str, u64), i64> =
+    TableDefinition::new("audit_by_action");
+/// (actor id, audit id) → unix nanoseconds, for entries with an actor.
+pub const AUDIT_BY_ACTOR: TableDefinition<(u64, u64), i64> = TableDefinition::new("audit_by_actor");
+/// (actor id, action, audit id) → unix nanoseconds, for entries with an actor.
+pub const AUDIT_BY_ACTOR_ACTION: TableDefinition<(u64, &str, u64), i64> =
+    TableDefinition::new("audit_by_actor_action");
+/// (filter key, UTC day or `i64::MIN` for all days) → entries (see `audit::count_keys`).
+pub const AUDIT_COUNTS: TableDefinition<(&str, i64), u64> = TableDefinition::new("audit_counts");
+/// (recipient id, notification id) → () for each notification not yet read.
+pub const NOTIFICATIONS_UNREAD: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("notifications_unread");
+/// (created at as unix nanoseconds, notification id) → recipient id, for each read
+/// notification: what retention may remove, oldest first.
+pub const NOTIFICATIONS_READ_BY_CREATED: TableDefinition<(i64, u64), u64> =
+    TableDefinition::new("notifications_read_by_created");
+/// (recipient id, 0 = all or 1 = unread) → how many notifications.
+pub const NOTIFICATION_COUNTS: TableDefinition<(u64, u8), u64> =
+    TableDefinition::new("notification_counts");
+
 /// Reads and decodes the JSON value at `key`.
 pub fn get_json<K, T, Tbl>(table: &Tbl, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
 where

@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use super::audit::{BACKFILL_CHUNK, nanos};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::change::{ChangeOp, ObjectKind};
+use crate::domain::time::Timestamp;
 use crate::domain::update::{Notification, NotificationView, Update};
 use crate::domain::visibility::Visible;
 use crate::domain::{NotificationId, UpdateId, UserId};
@@ -68,18 +70,67 @@ pub(super) fn all_updates(txn: &ReadTransaction) -> Result<Vec<Update>, StoreErr
 }
 
 // ---- notifications ----
+//
+// Beside the rows: `NOTIFICATIONS_BY_USER` (every notification of a recipient),
+// `NOTIFICATIONS_UNREAD` (the unread ones), `NOTIFICATIONS_READ_BY_CREATED` (the read ones by
+// age, what retention may remove) and `NOTIFICATION_COUNTS`, all kept in the row's transaction.
+
+/// The META key that says every notification is in the indexes and counters.
+const INDEXED: &str = "indexed.notifications";
+const ALL: u8 = 0;
+const UNREAD: u8 = 1;
+
+fn bump(txn: &WriteTransaction, user: u64, which: u8, delta: i64) -> Result<(), StoreError> {
+    let mut counts = txn.open_table(NOTIFICATION_COUNTS).map_err(storage_err)?;
+    let old = counts
+        .get((user, which))
+        .map_err(storage_err)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    let new = old.saturating_add_signed(delta);
+    if new == 0 {
+        counts.remove((user, which)).map_err(storage_err)?;
+    } else {
+        counts.insert((user, which), new).map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+/// Puts `n` into the unread index or the read-by-age index, whichever its state says.
+fn index_state(txn: &WriteTransaction, n: &Notification) -> Result<(), StoreError> {
+    if n.read {
+        txn.open_table(NOTIFICATIONS_READ_BY_CREATED)
+            .map_err(storage_err)?
+            .insert((nanos(n.created_at), n.id.0), n.recipient.0)
+            .map_err(storage_err)?;
+    } else {
+        txn.open_table(NOTIFICATIONS_UNREAD)
+            .map_err(storage_err)?
+            .insert((n.recipient.0, n.id.0), ())
+            .map_err(storage_err)?;
+        bump(txn, n.recipient.0, UNREAD, 1)?;
+    }
+    Ok(())
+}
 
 pub(super) fn add_notification(batch: &mut Batch<'_>, n: &Notification) -> Result<(), StoreError> {
     let txn = batch.txn();
-    put_json(
-        &mut txn.open_table(NOTIFICATIONS).map_err(storage_err)?,
-        n.id.0,
-        n,
-    )?;
+    let old: Option<Notification> = {
+        let mut rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
+        let old = get_json(&rows, n.id.0)?;
+        put_json(&mut rows, n.id.0, n)?;
+        old
+    };
+    // Ids are never reused; a rewrite of the same id must not be counted twice.
+    if let Some(old) = old {
+        unindex(txn, &old)?;
+    }
     txn.open_table(NOTIFICATIONS_BY_USER)
         .map_err(storage_err)?
         .insert((n.recipient.0, n.id.0), ())
         .map_err(storage_err)?;
+    bump(txn, n.recipient.0, ALL, 1)?;
+    index_state(txn, n)?;
     // Clients are sent the notification's REST form, with the keys of the notification.
     batch.record_change(
         ObjectKind::Notification,
@@ -91,6 +142,45 @@ pub(super) fn add_notification(batch: &mut Batch<'_>, n: &Notification) -> Resul
     Ok(())
 }
 
+/// Removes every index entry and count of `n` (whose row is gone or being replaced).
+fn unindex(txn: &WriteTransaction, n: &Notification) -> Result<(), StoreError> {
+    let (user, id) = (n.recipient.0, n.id.0);
+    txn.open_table(NOTIFICATIONS_BY_USER)
+        .map_err(storage_err)?
+        .remove((user, id))
+        .map_err(storage_err)?;
+    bump(txn, user, ALL, -1)?;
+    if n.read {
+        txn.open_table(NOTIFICATIONS_READ_BY_CREATED)
+            .map_err(storage_err)?
+            .remove((nanos(n.created_at), id))
+            .map_err(storage_err)?;
+    } else {
+        txn.open_table(NOTIFICATIONS_UNREAD)
+            .map_err(storage_err)?
+            .remove((user, id))
+            .map_err(storage_err)?;
+        bump(txn, user, UNREAD, -1)?;
+    }
+    Ok(())
+}
+
+/// Marks the unread `n` read, in its row and its indexes.
+fn mark_read(
+    txn: &WriteTransaction,
+    rows: &mut redb::Table<'_, u64, &'static [u8]>,
+    mut n: Notification,
+) -> Result<(), StoreError> {
+    txn.open_table(NOTIFICATIONS_UNREAD)
+        .map_err(storage_err)?
+        .remove((n.recipient.0, n.id.0))
+        .map_err(storage_err)?;
+    bump(txn, n.recipient.0, UNREAD, -1)?;
+    n.read = true;
+    put_json(rows, n.id.0, &n)?;
+    index_state(txn, &n)
+}
+
 pub(super) fn read_notification(
     txn: &WriteTransaction,
     user: UserId,
@@ -99,10 +189,9 @@ pub(super) fn read_notification(
     let mut rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
     let n: Option<Notification> = get_json(&rows, id.0)?;
     match n {
-        Some(mut n) if n.recipient == user => {
+        Some(n) if n.recipient == user => {
             if !n.read {
-                n.read = true;
-                put_json(&mut rows, id.0, &n)?;
+                mark_read(txn, &mut rows, n)?;
             }
             Ok(())
         }
@@ -110,57 +199,191 @@ pub(super) fn read_notification(
     }
 }
 
+/// Marks every unread notification of `user` read: reads only the unread ones.
 pub(super) fn read_all_notifications(
     txn: &WriteTransaction,
     user: UserId,
 ) -> Result<(), StoreError> {
-    let ids = notification_ids(
-        &txn.open_table(NOTIFICATIONS_BY_USER).map_err(storage_err)?,
-        user,
-    )?;
+    let ids = {
+        let unread = txn.open_table(NOTIFICATIONS_UNREAD).map_err(storage_err)?;
+        let mut ids = Vec::new();
+        for row in unread
+            .range((user.0, 0u64)..=(user.0, u64::MAX))
+            .map_err(storage_err)?
+        {
+            ids.push(row.map_err(storage_err)?.0.value().1);
+        }
+        ids
+    };
     let mut rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
     for id in ids {
         let n: Option<Notification> = get_json(&rows, id)?;
-        if let Some(mut n) = n
+        if let Some(n) = n
             && !n.read
         {
-            n.read = true;
-            put_json(&mut rows, id, &n)?;
+            mark_read(txn, &mut rows, n)?;
         }
     }
     Ok(())
 }
 
-fn notification_ids(
+/// Fills the indexes and counters from the rows written before they existed; a no-op once done.
+pub(super) fn backfill_notifications(txn: &WriteTransaction) -> Result<(), StoreError> {
+    // Readers open these tables, so they must exist even before the first notification.
+    txn.open_table(NOTIFICATIONS_UNREAD).map_err(storage_err)?;
+    txn.open_table(NOTIFICATIONS_READ_BY_CREATED)
+        .map_err(storage_err)?;
+    txn.open_table(NOTIFICATION_COUNTS).map_err(storage_err)?;
+    let mut meta = txn.open_table(META).map_err(storage_err)?;
+    if meta.get(INDEXED).map_err(storage_err)?.is_some() {
+        return Ok(());
+    }
+    meta.insert(INDEXED, 1).map_err(storage_err)?;
+    drop(meta);
+    // In chunks, so a long history is never in memory at once.
+    let mut next = 0u64;
+    loop {
+        let mut chunk: Vec<Notification> = Vec::new();
+        let mut last = None;
+        {
+            let rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
+            for row in rows
+                .range(next..)
+                .map_err(storage_err)?
+                .take(BACKFILL_CHUNK)
+            {
+                let (key, value) = row.map_err(storage_err)?;
+                last = Some(key.value());
+                chunk.push(decode(value.value())?);
+            }
+        }
+        let Some(last) = last else {
+            return Ok(());
+        };
+        for n in &chunk {
+            // The per-user index predates this one and is already filled.
+            bump(txn, n.recipient.0, ALL, 1)?;
+            index_state(txn, n)?;
+        }
+        match last.checked_add(1) {
+            Some(n) => next = n,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Ids of one page of a (user, id) index, newest first.
+fn page_ids(
     index: &impl ReadableTable<(u64, u64), ()>,
     user: UserId,
+    offset: usize,
+    limit: usize,
 ) -> Result<Vec<u64>, StoreError> {
-    let mut ids = Vec::new();
+    let mut ids = Vec::with_capacity(limit.min(1024));
     for row in index
-        .range((user.0, 0)..=(user.0, u64::MAX))
+        .range((user.0, 0u64)..=(user.0, u64::MAX))
         .map_err(storage_err)?
+        .rev()
+        .skip(offset)
+        .take(limit)
     {
         ids.push(row.map_err(storage_err)?.0.value().1);
     }
     Ok(ids)
 }
 
-pub(super) fn notifications_of(
+pub(super) fn notification_page(
     txn: &ReadTransaction,
     user: UserId,
-) -> Result<Vec<Notification>, StoreError> {
-    let ids = notification_ids(
-        &txn.open_table(NOTIFICATIONS_BY_USER).map_err(storage_err)?,
+    unread_only: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Notification>), StoreError> {
+    let (index, which) = if unread_only {
+        (NOTIFICATIONS_UNREAD, UNREAD)
+    } else {
+        (NOTIFICATIONS_BY_USER, ALL)
+    };
+    let count = txn
+        .open_table(NOTIFICATION_COUNTS)
+        .map_err(storage_err)?
+        .get((user.0, which))
+        .map_err(storage_err)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    // Past the end: nothing to walk.
+    if offset >= count {
+        return Ok((count, Vec::new()));
+    }
+    let ids = page_ids(
+        &txn.open_table(index).map_err(storage_err)?,
         user,
+        offset,
+        limit,
     )?;
     let rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids.into_iter().rev() {
+    for id in ids {
         if let Some(n) = get_json(&rows, id)? {
             out.push(n);
         }
     }
-    Ok(out)
+    Ok((count, out))
+}
+
+pub(super) fn notifications_of(
+    txn: &ReadTransaction,
+    user: UserId,
+) -> Result<Vec<Notification>, StoreError> {
+    Ok(notification_page(txn, user, false, 0, usize::MAX)?.1)
+}
+
+/// Removes at most `max` read notifications created before `before`, oldest first.
+pub(super) fn prune_notifications(
+    txn: &WriteTransaction,
+    before: Timestamp,
+    max: usize,
+) -> Result<usize, StoreError> {
+    let doomed = {
+        let read = txn
+            .open_table(NOTIFICATIONS_READ_BY_CREATED)
+            .map_err(storage_err)?;
+        let mut doomed = Vec::new();
+        for row in read.range(..(nanos(before), 0u64)).map_err(storage_err)? {
+            if doomed.len() >= max {
+                break;
+            }
+            doomed.push(row.map_err(storage_err)?.0.value());
+        }
+        doomed
+    };
+    let mut removed = 0;
+    for (created, id) in doomed {
+        let n: Option<Notification> = {
+            let mut rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
+            let n: Option<Notification> = get_json(&rows, id)?;
+            // Only what the index says is read goes; a row found unread is left alone.
+            if matches!(&n, Some(n) if n.read) {
+                rows.remove(id).map_err(storage_err)?;
+            }
+            n
+        };
+        match n {
+            Some(n) if n.read => {
+                unindex(txn, &n)?;
+                removed += 1;
+            }
+            // A stale entry would be found again by every pass.
+            _ => {
+                txn.open_table(NOTIFICATIONS_READ_BY_CREATED)
+                    .map_err(storage_err)?
+                    .remove((created, id))
+                    .map_err(storage_err)?;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 // ---- chat ----
@@ -177,5 +400,24 @@ impl UpdateStore for RedbStore {
 
     async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError> {
         notifications_of(&self.read()?, user)
+    }
+
+    async fn notification_page(
+        &self,
+        user: UserId,
+        unread_only: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Notification>), StoreError> {
+        notification_page(&self.read()?, user, unread_only, offset, limit)
+    }
+
+    async fn prune_notifications(
+        &self,
+        before: Timestamp,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        self.write(move |batch| prune_notifications(batch.txn(), before, max))
+            .await
     }
 }
