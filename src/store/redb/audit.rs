@@ -17,8 +17,6 @@ use crate::store::{AuditFilter, AuditStore, StoreError};
 
 /// The META key that says every entry is in the indexes and counters.
 const INDEXED: &str = "indexed.audit";
-/// Rows a backfill holds in memory at once.
-pub(super) const BACKFILL_CHUNK: usize = 10_000;
 /// The day key of the counter over all days.
 const ALL_DAYS: i64 = i64::MIN;
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
@@ -123,40 +121,7 @@ pub(super) fn backfill_audit(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(AUDIT_BY_ACTOR).map_err(storage_err)?;
     txn.open_table(AUDIT_BY_ACTOR_ACTION).map_err(storage_err)?;
     txn.open_table(AUDIT_COUNTS).map_err(storage_err)?;
-    let mut meta = txn.open_table(META).map_err(storage_err)?;
-    if meta.get(INDEXED).map_err(storage_err)?.is_some() {
-        return Ok(());
-    }
-    meta.insert(INDEXED, 1).map_err(storage_err)?;
-    drop(meta);
-    // In chunks, so a long log is never in memory at once.
-    let mut next = 0u64;
-    loop {
-        let mut entries: Vec<AuditEntry> = Vec::new();
-        let mut last = None;
-        {
-            let rows = txn.open_table(AUDIT).map_err(storage_err)?;
-            for row in rows
-                .range(next..)
-                .map_err(storage_err)?
-                .take(BACKFILL_CHUNK)
-            {
-                let (key, value) = row.map_err(storage_err)?;
-                last = Some(key.value());
-                entries.push(decode(value.value())?);
-            }
-        }
-        let Some(last) = last else {
-            return Ok(());
-        };
-        for e in &entries {
-            index(txn, e, true)?;
-        }
-        match last.checked_add(1) {
-            Some(n) => next = n,
-            None => return Ok(()),
-        }
-    }
+    backfill_once(txn, INDEXED, AUDIT, |e: &AuditEntry| index(txn, e, true))
 }
 
 pub(super) fn audit_entries(txn: &ReadTransaction) -> Result<Vec<AuditEntry>, StoreError> {

@@ -271,23 +271,10 @@ pub(super) fn delete_message(batch: &mut Batch<'_>, id: MessageId) -> Result<(),
 /// Counts the messages written before `CHAT_RANK` existed; once per database (META
 /// `indexed.chat_rank`), and a no-op for messages already counted.
 pub(super) fn backfill_chat(txn: &WriteTransaction) -> Result<(), StoreError> {
-    const DONE: &str = "indexed.chat_rank";
-    let mut meta = txn.open_table(META).map_err(storage_err)?;
-    if meta
-        .get(DONE)
-        .map_err(storage_err)?
-        .is_some_and(|g| g.value() == 1)
-    {
-        return Ok(());
-    }
-    let rows = txn.open_table(MESSAGES).map_err(storage_err)?;
     let mut rank = txn.open_table(CHAT_RANK).map_err(storage_err)?;
-    for row in rows.iter().map_err(storage_err)? {
-        let m: Message = decode(row.map_err(storage_err)?.1.value())?;
-        rank_message(&mut rank, &m, true)?;
-    }
-    meta.insert(DONE, 1).map_err(storage_err)?;
-    Ok(())
+    backfill_once(txn, "indexed.chat_rank", MESSAGES, |m: &Message| {
+        rank_message(&mut rank, m, true)
+    })
 }
 
 pub(super) fn read_conversation(

@@ -104,6 +104,54 @@ pub const NOTIFICATIONS_READ_BY_CREATED: TableDefinition<(i64, u64), u64> =
 pub const NOTIFICATION_COUNTS: TableDefinition<(u64, u8), u64> =
     TableDefinition::new("notification_counts");
 
+/// Rows a backfill holds in memory at once.
+const BACKFILL_CHUNK: usize = 10_000;
+
+/// Runs `index` over every row of `table`, in id order, once per database: the META key
+/// `marker` records that it ran (in the same transaction). For index tables added after rows
+/// were written; rows are read in chunks, so a long table is never in memory at once.
+pub fn backfill_once<T: DeserializeOwned>(
+    txn: &redb::WriteTransaction,
+    marker: &str,
+    table: TableDefinition<u64, &[u8]>,
+    mut index: impl FnMut(&T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    {
+        let mut meta = txn.open_table(META).map_err(storage_err)?;
+        if meta.get(marker).map_err(storage_err)?.is_some() {
+            return Ok(());
+        }
+        meta.insert(marker, 1).map_err(storage_err)?;
+    }
+    let mut next = 0u64;
+    loop {
+        let mut chunk: Vec<T> = Vec::new();
+        let mut last = None;
+        {
+            let rows = txn.open_table(table).map_err(storage_err)?;
+            for row in rows
+                .range(next..)
+                .map_err(storage_err)?
+                .take(BACKFILL_CHUNK)
+            {
+                let (key, value) = row.map_err(storage_err)?;
+                last = Some(key.value());
+                chunk.push(decode(value.value())?);
+            }
+        }
+        let Some(last) = last else {
+            return Ok(());
+        };
+        for row in &chunk {
+            index(row)?;
+        }
+        match last.checked_add(1) {
+            Some(n) => next = n,
+            None => return Ok(()),
+        }
+    }
+}
+
 /// Reads and decodes the JSON value at `key`.
 pub fn get_json<K, T, Tbl>(table: &Tbl, key: K::SelfType<'_>) -> Result<Option<T>, StoreError>
 where

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::audit::{BACKFILL_CHUNK, nanos};
+use super::audit::nanos;
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::change::{ChangeOp, ObjectKind};
@@ -234,42 +234,11 @@ pub(super) fn backfill_notifications(txn: &WriteTransaction) -> Result<(), Store
     txn.open_table(NOTIFICATIONS_READ_BY_CREATED)
         .map_err(storage_err)?;
     txn.open_table(NOTIFICATION_COUNTS).map_err(storage_err)?;
-    let mut meta = txn.open_table(META).map_err(storage_err)?;
-    if meta.get(INDEXED).map_err(storage_err)?.is_some() {
-        return Ok(());
-    }
-    meta.insert(INDEXED, 1).map_err(storage_err)?;
-    drop(meta);
-    // In chunks, so a long history is never in memory at once.
-    let mut next = 0u64;
-    loop {
-        let mut chunk: Vec<Notification> = Vec::new();
-        let mut last = None;
-        {
-            let rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
-            for row in rows
-                .range(next..)
-                .map_err(storage_err)?
-                .take(BACKFILL_CHUNK)
-            {
-                let (key, value) = row.map_err(storage_err)?;
-                last = Some(key.value());
-                chunk.push(decode(value.value())?);
-            }
-        }
-        let Some(last) = last else {
-            return Ok(());
-        };
-        for n in &chunk {
-            // The per-user index predates this one and is already filled.
-            bump(txn, n.recipient.0, ALL, 1)?;
-            index_state(txn, n)?;
-        }
-        match last.checked_add(1) {
-            Some(n) => next = n,
-            None => return Ok(()),
-        }
-    }
+    backfill_once(txn, INDEXED, NOTIFICATIONS, |n: &Notification| {
+        // The per-user index predates this one and is already filled.
+        bump(txn, n.recipient.0, ALL, 1)?;
+        index_state(txn, n)
+    })
 }
 
 /// Ids of one page of a (user, id) index, newest first.
