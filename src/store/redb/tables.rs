@@ -130,8 +130,10 @@ pub const USERS_Q_BY_NAME: TableDefinition<(&str, u64), (&str, bool, &str, &str)
     TableDefinition::new("users_q_by_name");
 /// (created at as unix nanoseconds, user id) → (role, active, lower-cased username, display
 /// name, email): the same, in creation order.
-pub const USERS_Q_BY_CREATED: TableDefinition<(i64, u64), (&str, bool, &str, &str, &str)> =
+pub const USERS_Q_BY_CREATED: TableDefinition<(i64, u64), UserText> =
     TableDefinition::new("users_q_by_created");
+/// (role, active, lower-cased username, display name, email).
+pub type UserText = (&'static str, bool, &'static str, &'static str, &'static str);
 /// Filter prefix → users.
 pub const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
 /// (filter prefix, lower-cased name, project id) → (status code, manager id).
