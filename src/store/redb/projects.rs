@@ -276,13 +276,14 @@ fn project_ids(
     };
     let p = prefix.as_str();
     let exact = rest.is_empty();
+    // Not known before the walk unless the prefix is the whole filter.
     let count = if exact {
         counted(txn, PROJECT_COUNTS, p)?
     } else {
         usize::MAX
     };
     // Past the end: nothing to walk.
-    if offset >= count || limit == 0 && exact {
+    if offset >= count || (limit == 0 && exact) {
         return Ok((count, Vec::new()));
     }
     let mut pager = Pager::new(count, offset, limit);
