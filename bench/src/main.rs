@@ -1,5 +1,6 @@
 //! `nexus-bench`: starts a real `nexus serve` as a separate process on a temporary data
-//! directory (or a kept one, `--data`), seeds it through the API, drives load over loopback and
+//! directory (or a kept one, `--data`), seeds it through the API (the list scenarios' rows,
+//! with `--seeder`, through the store of the stopped server), drives load over loopback and
 //! prints one row per scenario: requests/s, latency percentiles, errors, and the server's peak
 //! RSS.
 //!
@@ -901,7 +902,7 @@ async fn seed_list(
             const STATUSES: [&str; 4] = ["planning", "active", "on_hold", "completed"];
             seed_concurrently("projects", missing, move |i| {
                 let (c, base, s) = (c.clone(), base.clone(), s.clone());
-                let team: Vec<u64> = if i % 10 == 0 {
+                let team: Vec<u64> = if i.is_multiple_of(10) {
                     vec![member]
                 } else {
                     Vec::new()

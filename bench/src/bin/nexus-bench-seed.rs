@@ -87,7 +87,7 @@ fn write(store: &dyn Store, args: &Args, run: u64, i: usize, age: i64) -> Write 
             Expect::New,
         ),
         Kind::Projects => {
-            let team = if i % 10 == 0 {
+            let team = if i.is_multiple_of(10) {
                 vec![UserId(args.user)]
             } else {
                 Vec::new()
@@ -126,7 +126,7 @@ fn write(store: &dyn Store, args: &Args, run: u64, i: usize, age: i64) -> Write 
             body: "A seeded message.".into(),
             link: "/chat".into(),
             // Every third one read, so `unread` filters.
-            read: i % 3 == 0,
+            read: i.is_multiple_of(3),
             created_at: now,
         }),
         Kind::Chat => Write::AddMessage(Message {
