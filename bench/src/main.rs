@@ -1,5 +1,6 @@
 //! `nexus-bench`: starts a real `nexus serve` as a separate process on a temporary data
-//! directory (or a kept one, `--data`), seeds it through the API, drives load over loopback and
+//! directory (or a kept one, `--data`), seeds it through the API (the list scenarios' rows,
+//! with `--seeder`, through the store of the stopped server), drives load over loopback and
 //! prints one row per scenario: requests/s, latency percentiles, errors, and the server's peak
 //! RSS.
 //!
@@ -73,10 +74,16 @@ struct Args {
     /// runs (so a big directory, for `startup`, is seeded once).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Rows the `audit` and `notifications` scenarios have under them: audit entries, and one
-    /// user's notifications (a kept data directory is topped up to this, never shrunk).
+    /// Rows the list scenarios have under them: audit entries, one user's notifications,
+    /// updates, users, projects (a kept data directory is topped up to this, never shrunk).
     #[arg(long, default_value_t = 10_000)]
     rows: usize,
+    /// `nexus-bench-seed` (built with `--features seed`): when given, the list scenarios and
+    /// `chat` add their missing rows with it, straight through the store of the stopped
+    /// server, rather than through the API (which takes hours for a million rows, and an
+    /// argon2 hash per user).
+    #[arg(long)]
+    seeder: Option<PathBuf>,
     /// Scenarios to run, in this order (default: get list list-user create login mixed startup).
     #[arg(value_enum)]
     scenarios: Vec<Scenario>,
@@ -114,6 +121,17 @@ enum Scenario {
     Audit,
     /// Pages of one user's `--rows` notifications: the first 20 pages, half of them unread only.
     Notifications,
+    /// Pages of `GET /api/updates/` over `--rows` updates, as admin: the first 20 pages, a third
+    /// each newest first, of one type, and by priority.
+    Updates,
+    /// Pages of `GET /api/users/` over `--rows` users, as admin: the first 20 pages, a third
+    /// each by username, staff newest first, and active only; then (`users-q`) a `q` search,
+    /// which walks the directory's compact text index.
+    Users,
+    /// Pages of `GET /api/projects/` over `--rows` projects: the first 20 pages, a third each as
+    /// admin by name, as admin active ones newest first, and as the plain user (who is on the
+    /// team of every tenth).
+    Projects,
     /// The web UI as a signed-in `user` (session cookie): the dashboard and the activity
     /// table page, in turn.
     Ui,
@@ -708,118 +726,261 @@ async fn list_count(client: &reqwest::Client, url: String, token: &str) -> Resul
     Ok(page["count"].as_u64().context("no count")? as usize)
 }
 
-/// Tops the list of `scenario` up to `--rows` through the public API: audit entries by posting
-/// and deleting an update (each delete is audited), notifications by direct messages from the
-/// admin to the seeded `user` (each notifies its receiver).
-async fn seed_list(
-    client: &reqwest::Client,
-    base: &str,
-    seeded: &Arc<Seeded>,
-    scenario: Scenario,
-    rows: usize,
-) -> Result<()> {
-    let have = match scenario {
-        Scenario::Audit => {
-            list_count(
-                client,
-                format!("{base}/api/audit/?page_size=1"),
-                &seeded.admin,
-            )
-            .await?
-        }
-        _ => {
-            list_count(
-                client,
-                format!("{base}/api/updates/notifications/?page_size=1"),
-                &seeded.user,
-            )
-            .await?
-        }
+/// The list of `scenario`, as who reads it in the bench.
+fn list_url(base: &str, scenario: Scenario) -> String {
+    let path = match scenario {
+        Scenario::Audit => "audit/",
+        Scenario::Notifications => "updates/notifications/",
+        Scenario::Updates => "updates/",
+        Scenario::Users => "users/",
+        _ => "projects/",
     };
-    let missing = rows.saturating_sub(have);
-    if missing == 0 {
-        return Ok(());
-    }
-    eprintln!("  seeding {missing} more {} rows…", scenario.name());
-    let (c, base, s) = (client.clone(), base.to_string(), seeded.clone());
-    if scenario == Scenario::Audit {
-        seed_concurrently("audit entries", missing, move |i| {
-            let (c, base, s) = (c.clone(), base.clone(), s.clone());
-            async move {
-                let u = post(
-                    &c,
-                    format!("{base}/api/updates/"),
-                    &s.admin,
-                    json!({"title": format!("Bench update {i}"), "priority": "low"}),
-                )
-                .await?;
-                let id = u["id"].as_u64().context("update id")?;
-                c.delete(format!("{base}/api/updates/{id}/"))
-                    .bearer_auth(&s.admin)
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                Ok(())
-            }
-        })
-        .await
-    } else {
-        let receiver = *seeded.users.get(4).context("no seeded user")?;
-        seed_concurrently("notifications", missing, move |i| {
-            let (c, base, s) = (c.clone(), base.clone(), s.clone());
-            async move {
-                post(
-                    &c,
-                    format!("{base}/api/chat/messages/"),
-                    &s.admin,
-                    json!({"receiver_id": receiver, "content": format!("bench message {i}")}),
-                )
-                .await?;
-                Ok(())
-            }
-        })
-        .await
-    }
+    format!("{base}/api/{path}")
 }
 
-/// The `audit` and `notifications` scenarios: seed to `--rows`, then read the first 20 pages
-/// of 50 (half filtered), printing the row and the server's RSS before and after.
-async fn list_pages(
-    server: &Server,
+/// Adds `rows` rows of `kind` with `nexus-bench-seed` while the server is stopped, then starts
+/// it again and waits until it is idle (the search index has caught up with the new rows).
+async fn seed_directly(
+    server: &mut Server,
+    binary: &PathBuf,
+    seeder: &PathBuf,
+    seeded: &Seeded,
+    kind: &str,
+    rows: usize,
+) -> Result<()> {
+    let user = *seeded.users.get(4).context("no seeded user")?;
+    let project = *seeded.projects.first().context("no seeded project")?;
+    server.stop(false)?;
+    let started = Instant::now();
+    let status = Command::new(seeder)
+        .arg("--data")
+        .arg(server.dir.path())
+        .args(["--kind", kind, "--rows", &rows.to_string()])
+        .args([
+            "--user",
+            &user.to_string(),
+            "--project",
+            &project.to_string(),
+        ])
+        .status()
+        .with_context(|| format!("cannot run {}", seeder.display()))?;
+    if !status.success() {
+        bail!("{} failed: {status}", seeder.display());
+    }
+    eprintln!(
+        "  stored {rows} {kind} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    server.start_again(binary).await?;
+    wait_idle(server).await;
+    Ok(())
+}
+
+/// Waits (at most an hour) until the server uses less than 5% of a core over two seconds.
+async fn wait_idle(server: &Server) {
+    let started = Instant::now();
+    let mut last = server.cpu_ms().unwrap_or(0);
+    while started.elapsed() < Duration::from_secs(3600) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = server.cpu_ms().unwrap_or(0);
+        if now.saturating_sub(last) < 100 {
+            break;
+        }
+        last = now;
+    }
+    eprintln!(
+        "  server idle {:.0} s after start",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Tops the list of `scenario` up to `--rows`: with `--seeder` through the store, else
+/// through the public API: audit entries by posting and deleting an update (each delete is
+/// audited), notifications by direct messages from the admin to the seeded `user` (each
+/// notifies its receiver), updates, users and projects by creating them.
+async fn seed_list(
+    server: &mut Server,
+    binary: &PathBuf,
     client: &reqwest::Client,
     seeded: &Arc<Seeded>,
     scenario: Scenario,
     args: &Args,
 ) -> Result<()> {
-    seed_list(client, &server.base, seeded, scenario, args.rows).await?;
+    let base = server.base.clone();
+    let token = match scenario {
+        Scenario::Notifications => &seeded.user,
+        _ => &seeded.admin,
+    };
+    let url = format!("{}?page_size=1", list_url(&base, scenario));
+    let have = list_count(client, url, token).await?;
+    let missing = args.rows.saturating_sub(have);
+    if missing == 0 {
+        return Ok(());
+    }
+    eprintln!("  seeding {missing} more {} rows…", scenario.name());
+    if let Some(seeder) = &args.seeder {
+        // The seeder's kinds are the scenarios' names.
+        let kind = scenario.name();
+        return seed_directly(server, binary, seeder, seeded, &kind, missing).await;
+    }
+    let (c, s) = (client.clone(), seeded.clone());
+    match scenario {
+        Scenario::Audit => {
+            seed_concurrently("audit entries", missing, move |i| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move {
+                    let u = post(
+                        &c,
+                        format!("{base}/api/updates/"),
+                        &s.admin,
+                        json!({"title": format!("Bench update {i}"), "priority": "low"}),
+                    )
+                    .await?;
+                    let id = u["id"].as_u64().context("update id")?;
+                    c.delete(format!("{base}/api/updates/{id}/"))
+                        .bearer_auth(&s.admin)
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+        Scenario::Notifications => {
+            let receiver = *seeded.users.get(4).context("no seeded user")?;
+            seed_concurrently("notifications", missing, move |i| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                async move {
+                    post(
+                        &c,
+                        format!("{base}/api/chat/messages/"),
+                        &s.admin,
+                        json!({"receiver_id": receiver, "content": format!("bench message {i}")}),
+                    )
+                    .await?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+        Scenario::Updates => {
+            const TYPES: [&str; 5] = [
+                "announcement",
+                "maintenance",
+                "safety",
+                "production",
+                "system",
+            ];
+            seed_concurrently("updates", missing, move |i| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                // Low and medium only: high ones would notify everyone.
+                let priority = ["low", "medium"][i % 2];
+                let body = json!({"title": format!("Bench update {have}-{i}"),
+                    "type": TYPES[i % 5], "priority": priority});
+                async move {
+                    post(&c, format!("{base}/api/updates/"), &s.admin, body).await?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+        Scenario::Users => {
+            seed_concurrently("users", missing, move |i| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                let name = format!("b{have}u{i}");
+                let role = ["user", "user", "staff"][i % 3];
+                let body = json!({"username": name, "email": format!("{name}@plant.test"),
+                    "password": USER_PASSWORD, "display_name": format!("Bench Operator {i}"),
+                    "role": role});
+                async move {
+                    post(&c, format!("{base}/api/users/"), &s.admin, body).await?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+        _ => {
+            let member = *seeded.users.get(4).context("no seeded user")?;
+            const STATUSES: [&str; 4] = ["planning", "active", "on_hold", "completed"];
+            seed_concurrently("projects", missing, move |i| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                let team: Vec<u64> = if i.is_multiple_of(10) {
+                    vec![member]
+                } else {
+                    Vec::new()
+                };
+                let body = json!({"name": format!("Bench project {have}-{i}"),
+                    "status": STATUSES[i % 4], "team_members": team});
+                async move {
+                    post(&c, format!("{base}/api/projects/"), &s.admin, body).await?;
+                    Ok(())
+                }
+            })
+            .await
+        }
+    }
+}
+
+/// The list of `scenario` as its `n`th request reads it: page 1 to 20 of one of its variants.
+fn list_request(base: &str, s: &Seeded, scenario: Scenario, n: u64) -> (String, String) {
+    let page = 1 + (n / 3) % 20;
+    let list = list_url(base, scenario);
+    let (query, token) = match (scenario, n % 3) {
+        (Scenario::Audit, 0 | 2) => ("", &s.admin),
+        (Scenario::Audit, _) => ("action=update.delete&", &s.admin),
+        (Scenario::Notifications, 0 | 2) => ("", &s.user),
+        (Scenario::Notifications, _) => ("unread=true&", &s.user),
+        (Scenario::Updates, 0) => ("", &s.admin),
+        (Scenario::Updates, 1) => ("type=safety&", &s.admin),
+        (Scenario::Updates, _) => ("ordering=-priority&", &s.admin),
+        (Scenario::Users, 0) => ("", &s.admin),
+        (Scenario::Users, 1) => ("role=staff&ordering=-created_at&", &s.admin),
+        (Scenario::Users, _) => ("is_active=true&", &s.admin),
+        (_, 0) => ("", &s.admin),
+        (_, 1) => ("status=active&ordering=-created_at&", &s.admin),
+        _ => ("", &s.user),
+    };
+    (format!("{list}?{query}page={page}"), token.clone())
+}
+
+/// The list scenarios: seed to `--rows`, then read the first 20 pages of 50 (see
+/// `list_request`), printing the row and the server's RSS before and after.
+async fn list_pages(
+    server: &mut Server,
+    binary: &PathBuf,
+    client: &reqwest::Client,
+    seeded: &Arc<Seeded>,
+    scenario: Scenario,
+    args: &Args,
+) -> Result<()> {
+    seed_list(server, binary, client, seeded, scenario, args).await?;
     let rss_before = server.rss_kib().unwrap_or(0);
     let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
     let duration = Duration::from_secs_f64(args.duration);
     let outcome = drive(args.concurrency, duration, move |n| {
         let (c, base, s) = (c.clone(), base.clone(), s.clone());
         async move {
-            let page = 1 + (n / 2) % 20;
-            let (url, token) = match (scenario, n % 2) {
-                (Scenario::Audit, 0) => (format!("{base}/api/audit/?page={page}"), &s.admin),
-                (Scenario::Audit, _) => (
-                    format!("{base}/api/audit/?action=update.delete&page={page}"),
-                    &s.admin,
-                ),
-                (_, 0) => (
-                    format!("{base}/api/updates/notifications/?page={page}"),
-                    &s.user,
-                ),
-                _ => (
-                    format!("{base}/api/updates/notifications/?unread=true&page={page}"),
-                    &s.user,
-                ),
-            };
+            let (url, token) = list_request(&base, &s, scenario, n);
             ok(c.get(url).bearer_auth(token).send().await).await
         }
     })
     .await;
     print_row(&scenario.name(), &outcome);
     let rss_after = server.rss_kib().unwrap_or(0);
+    if scenario == Scenario::Users {
+        // A substring match has no ordered index: it walks the directory's text index.
+        let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
+        let outcome = drive(args.concurrency, duration, move |n| {
+            let (c, base, s) = (c.clone(), base.clone(), s.clone());
+            async move {
+                let url = format!("{base}/api/users/?q=operator%20{}", n % 10);
+                ok(c.get(url).bearer_auth(&s.admin).send().await).await
+            }
+        })
+        .await;
+        print_row("users-q", &outcome);
+    }
     println!(
         "{:<10} server RSS {:.1} MiB before the pages, {:.1} MiB after",
         "",
@@ -984,6 +1145,13 @@ fn print_rss(server: &Server, when: &str) {
     if let Some(rss) = server.rss_kib() {
         println!("server RSS {when}: {:.1} MiB", rss as f64 / 1024.0);
     }
+}
+
+/// How many messages the first project's room holds.
+async fn room_count(client: &reqwest::Client, base: &str, seeded: &Seeded) -> Result<usize> {
+    let room = *seeded.projects.first().context("no project was seeded")?;
+    let url = format!("{base}/api/chat/messages/?project={room}&page_size=1");
+    list_count(client, url, &seeded.admin).await
 }
 
 /// The `chat` scenario: the first project's room, seeded up to `messages`, read a page of 50 at
@@ -1211,7 +1379,11 @@ async fn main() -> Result<()> {
                 args.clients, args.events
             ),
             Scenario::Reindex => eprintln!("running reindex…"),
-            Scenario::Audit | Scenario::Notifications => eprintln!(
+            Scenario::Audit
+            | Scenario::Notifications
+            | Scenario::Updates
+            | Scenario::Users
+            | Scenario::Projects => eprintln!(
                 "running {} over {} rows for {:.0} s…",
                 scenario.name(),
                 args.rows,
@@ -1272,11 +1444,24 @@ async fn main() -> Result<()> {
                     concurrency: args.concurrency,
                     duration,
                 };
+                if let Some(seeder) = &args.seeder {
+                    let have = room_count(&c, &server.base, &seeded).await?;
+                    if have < args.messages {
+                        let missing = args.messages - have;
+                        eprintln!("  seeding {missing} messages…");
+                        seed_directly(&mut server, &binary, seeder, &seeded, "chat", missing)
+                            .await?;
+                    }
+                }
                 chat(&server, &c, &seeded, args.messages, load).await?;
                 continue;
             }
-            Scenario::Audit | Scenario::Notifications => {
-                list_pages(&server, &c, &seeded, scenario, &args).await?;
+            Scenario::Audit
+            | Scenario::Notifications
+            | Scenario::Updates
+            | Scenario::Users
+            | Scenario::Projects => {
+                list_pages(&mut server, &binary, &c, &seeded, scenario, &args).await?;
                 continue;
             }
             Scenario::Get => {
@@ -1424,6 +1609,9 @@ mod tests {
                 "chat",
                 "audit",
                 "notifications",
+                "updates",
+                "users",
+                "projects",
                 "ui"
             ]
         );

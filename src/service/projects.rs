@@ -19,7 +19,7 @@ use crate::domain::project::{Project, ProjectStatus, date_format, validate_field
 use crate::domain::time;
 use crate::domain::update::NotificationKind;
 use crate::domain::{DomainError, ProjectId, UserId};
-use crate::store::{Changeset, Expect, IdKind, Store, Write};
+use crate::store::{Changeset, Expect, IdKind, ProjectFilter, ProjectOrder, Store, Viewer, Write};
 
 /// `POST /api/projects/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -218,42 +218,47 @@ impl ProjectService {
                 "must be one of name, start_date, end_date, created_at (optionally with a leading '-')",
             ));
         }
-        let matching: Option<std::collections::HashSet<u64>> =
-            match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                Some(q) => Some(
-                    self.search
-                        .matching_ids(principal, q, ObjectKind::Project)
-                        .await?
-                        .into_iter()
-                        .collect(),
-                ),
-                None => None,
-            };
-        let mut projects: Vec<Project> = self
+        let order = match field {
+            "start_date" => ProjectOrder::StartDate,
+            "end_date" => ProjectOrder::EndDate,
+            "created_at" => ProjectOrder::CreatedAt,
+            _ => ProjectOrder::Name,
+        };
+        let ids = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => Some(
+                self.search
+                    .matching_ids(principal, q, ObjectKind::Project)
+                    .await?
+                    .into_iter()
+                    .map(ProjectId)
+                    .collect(),
+            ),
+            None => None,
+        };
+        let filter = ProjectFilter {
+            status: query.status,
+            manager: query.manager,
+            member: query.member,
+            ids,
+        };
+        // Whether a project may be seen follows from its own keys, so no memberships are read.
+        let viewer = Viewer::new(principal.user.id, principal.user.role, []);
+        let (count, results) = self
             .store
-            .projects()
-            .await?
-            .into_iter()
-            .filter(|p| visibility::can_see_project(&principal.user, p))
-            .filter(|p| query.status.is_none_or(|s| p.status == s))
-            .filter(|p| query.manager.is_none_or(|m| p.manager_id == m))
-            .filter(|p| query.member.is_none_or(|m| p.team_members.contains(&m)))
-            .filter(|p| matching.as_ref().is_none_or(|ids| ids.contains(&p.id.0)))
-            .collect();
-        projects.sort_by(|a, b| {
-            let o = match field {
-                "start_date" => (a.start_date.is_none(), a.start_date)
-                    .cmp(&(b.start_date.is_none(), b.start_date)),
-                "end_date" => {
-                    (a.end_date.is_none(), a.end_date).cmp(&(b.end_date.is_none(), b.end_date))
-                }
-                "created_at" => a.created_at.cmp(&b.created_at),
-                _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            }
-            .then(a.id.cmp(&b.id));
-            if descending { o.reverse() } else { o }
-        });
-        Ok(Page::from_all(projects, page))
+            .project_page(
+                &viewer,
+                &filter,
+                order,
+                descending,
+                page.offset(),
+                page.page_size,
+            )
+            .await?;
+        Ok(Page {
+            count,
+            results,
+            request: page,
+        })
     }
 
     /// Changes a project (admin or its manager).

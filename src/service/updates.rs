@@ -14,7 +14,9 @@ use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::time::{self, Timestamp};
 use crate::domain::update::{Notification, NotificationKind, Update, UpdateType};
 use crate::domain::{DomainError, NotificationId, UpdateId};
-use crate::store::{Changeset, Expect, IdKind, Store, Write};
+use crate::store::{
+    Changeset, Expect, IdKind, Store, UpdateFilter, UpdateOrder, UserFilter, Write,
+};
 
 /// `POST /api/updates/` body.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -123,13 +125,11 @@ impl UpdateService {
         let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutUpdate(update.clone(), Expect::New));
         if update.priority >= Priority::High {
-            let everyone = self
-                .store
-                .users()
-                .await?
-                .into_iter()
-                .filter(|u| u.is_active)
-                .map(|u| u.id);
+            let active = UserFilter {
+                is_active: Some(true),
+                ..UserFilter::default()
+            };
+            let everyone = self.store.user_ids(&active).await?;
             changeset.writes.extend(self.notifier.notify(
                 everyone,
                 principal.user.id,
@@ -167,24 +167,24 @@ impl UpdateService {
                 "must be one of created_at, priority (optionally with a leading '-')",
             ));
         }
-        let mut updates: Vec<Update> = self
+        let order = match field {
+            "priority" => UpdateOrder::Priority,
+            _ => UpdateOrder::CreatedAt,
+        };
+        let filter = UpdateFilter {
+            update_type: query.update_type,
+            priority: query.priority,
+            since: query.since,
+        };
+        let (count, results) = self
             .store
-            .updates()
-            .await?
-            .into_iter()
-            .filter(|u| query.update_type.is_none_or(|t| u.update_type == t))
-            .filter(|u| query.priority.is_none_or(|p| u.priority == p))
-            .filter(|u| query.since.is_none_or(|s| u.created_at >= s))
-            .collect();
-        updates.sort_by(|a, b| {
-            let o = match field {
-                "priority" => a.priority.cmp(&b.priority),
-                _ => a.created_at.cmp(&b.created_at),
-            }
-            .then(a.id.cmp(&b.id));
-            if descending { o.reverse() } else { o }
-        });
-        Ok(Page::from_all(updates, page))
+            .update_page(&filter, order, descending, page.offset(), page.page_size)
+            .await?;
+        Ok(Page {
+            count,
+            results,
+            request: page,
+        })
     }
 
     fn may_change(principal: &Principal, update: &Update) -> Result<(), DomainError> {

@@ -15,7 +15,7 @@ use crate::domain::error::{FieldErrors, push_field};
 use crate::domain::user::{Profile, Role, User, validate_display_name, validate_email};
 use crate::domain::visibility;
 use crate::domain::{DomainError, UserId};
-use crate::store::{Store, UserChanges};
+use crate::store::{Store, UserChanges, UserFilter, UserOrder};
 
 /// A user as one viewer may see them: the email only for admins and the user themselves
 /// (API.md §Roles and visibility), and never the password hash. The services hand users to
@@ -190,36 +190,27 @@ impl UserService {
                 "must be one of username, created_at (optionally with a leading '-')",
             ));
         }
-        let needle = query
-            .q
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|q| !q.is_empty());
-        let admin = principal.user.role == Role::Admin;
-        let mut users: Vec<User> = self
+        let order = match field {
+            "created_at" => UserOrder::CreatedAt,
+            _ => UserOrder::Username,
+        };
+        let filter = UserFilter {
+            role: query.role,
+            is_active: query.is_active,
+            q: query.q,
+            // Emails are matched only for those who may see them.
+            q_email: principal.user.role == Role::Admin,
+        };
+        let (count, results) = self
             .store
-            .users()
-            .await?
-            .into_iter()
-            .filter(|u| query.role.is_none_or(|r| u.role == r))
-            .filter(|u| query.is_active.is_none_or(|a| u.is_active == a))
-            .filter(|u| match &needle {
-                None => true,
-                Some(q) => {
-                    u.username.to_lowercase().contains(q)
-                        || u.display_name.to_lowercase().contains(q)
-                        || (admin && u.email.to_lowercase().contains(q))
-                }
-            })
-            .collect();
-        match field {
-            "created_at" => users.sort_by_key(|u| (u.created_at, u.id)),
-            _ => users.sort_by_key(|u| (u.username.to_lowercase(), u.id)),
-        }
-        if descending {
-            users.reverse();
-        }
-        Ok(Page::from_all(users, page).map(|u| VisibleUser::new(u, &principal.user)))
+            .user_page(&filter, order, descending, page.offset(), page.page_size)
+            .await?;
+        let page = Page {
+            count,
+            results,
+            request: page,
+        };
+        Ok(page.map(|u| VisibleUser::new(u, &principal.user)))
     }
 
     /// One user; any signed-in user may look anyone up.
@@ -281,14 +272,17 @@ impl UserService {
             && target.is_active
             && (input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false));
         if stops_being_admin {
-            let other_admins = self
+            let active_admins = UserFilter {
+                role: Some(Role::Admin),
+                is_active: Some(true),
+                ..UserFilter::default()
+            };
+            let (admins, _) = self
                 .store
-                .users()
-                .await?
-                .iter()
-                .filter(|u| u.role == Role::Admin && u.is_active && u.id != id)
-                .count();
-            if other_admins == 0 {
+                .user_page(&active_admins, UserOrder::CreatedAt, false, 0, 0)
+                .await?;
+            // The target is one of them.
+            if admins <= 1 {
                 return Err(DomainError::Conflict(
                     "cannot demote or deactivate the last active admin".into(),
                 ));
@@ -365,7 +359,11 @@ impl UserService {
         &self,
         password: Option<&str>,
     ) -> Result<Option<(User, Option<String>)>, DomainError> {
-        if !self.store.users().await?.is_empty() {
+        let (users, _) = self
+            .store
+            .user_page(&UserFilter::default(), UserOrder::CreatedAt, false, 0, 0)
+            .await?;
+        if users > 0 {
             return Ok(None);
         }
         let generated = match password {

@@ -16,9 +16,11 @@ pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
-pub use projects::ProjectStore;
-pub use updates::UpdateStore;
-pub use users::{NewUser, RefreshOutcome, Session, SessionStore, UserChanges, UserStore};
+pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
+pub use updates::{UpdateFilter, UpdateOrder, UpdateStore};
+pub use users::{
+    NewUser, RefreshOutcome, Session, SessionStore, UserChanges, UserFilter, UserOrder, UserStore,
+};
 
 pub use crate::domain::visibility::Viewer;
 

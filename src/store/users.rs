@@ -34,6 +34,29 @@ impl std::fmt::Debug for NewUser {
     }
 }
 
+/// Filters of the user directory; every field narrows the result.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only active (or inactive) users.
+    pub is_active: Option<bool>,
+    /// Only users whose username or display name (or email, with `q_email`) contains this,
+    /// case-insensitively (both sides lower-cased); empty matches everyone.
+    pub q: Option<String>,
+    /// Whether `q` also matches emails (only for viewers who may see them).
+    pub q_email: bool,
+}
+
+/// Sort keys of the user directory; ties go by id, in the same direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserOrder {
+    /// By lower-cased username.
+    Username,
+    /// By creation time.
+    CreatedAt,
+}
+
 /// Fields to change on a user; `None` leaves a field as it is.
 #[derive(Clone, Default)]
 pub struct UserChanges {
@@ -109,8 +132,19 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// One user by username, case-insensitively.
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
-    /// Every user, in id order.
-    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// One page (`offset` rows skipped, at most `limit` taken) of the users matching `filter`
+    /// in `order` (then id; both reversed when `descending`), and how many match in all.
+    async fn user_page(
+        &self,
+        filter: &UserFilter,
+        order: UserOrder,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<User>), StoreError>;
+    /// Ids of every user matching `filter`, in id order: for fanning a notification out to
+    /// all of them, which needs each one.
+    async fn user_ids(&self, filter: &UserFilter) -> Result<Vec<UserId>, StoreError>;
     /// Applies `changes`; `NotFound` or `Conflict` (email taken) leave nothing changed.
     async fn update_user(&self, id: UserId, changes: UserChanges) -> Result<User, StoreError>;
 }

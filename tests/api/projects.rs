@@ -1220,3 +1220,46 @@ async fn joining_a_team_notifies_the_new_member_and_not_the_actor() {
     let got = notifications_of_kind(&app, &founder_token, "team_added").await;
     assert_eq!(got.len(), 1);
 }
+
+/// A server on a copy of the database an earlier build wrote (see `old_data.rs`): a project
+/// managed by the admin with `olga` (id 2) on its team, written before the list indexes.
+async fn app_on_old_data() -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/schema-v1/nexus.redb"
+    );
+    std::fs::copy(fixture, dir.path().join("nexus.redb")).expect("copy the fixture");
+    let data = dir.path().to_path_buf();
+    (spawn_app_with(move |c| c.server.data_dir = data).await, dir)
+}
+
+#[tokio::test]
+async fn projects_written_before_the_list_indexes_are_listed_filtered_and_counted() {
+    let (app, _dir) = app_on_old_data().await;
+    let admin = app.admin_token().await;
+    let olga = token_of(&app.login("olga", "olga-password-123").await);
+    for (query, token, want) in [
+        ("", &admin, 1),
+        ("?member=2", &admin, 1),
+        ("?member=1", &admin, 0),
+        ("?ordering=-end_date", &olga, 1),
+    ] {
+        let page = json_of(app.get(&format!("/api/projects/{query}"), token).await).await;
+        assert_eq!(page["count"], want, "{query}: {page}");
+        assert_eq!(
+            page["results"].as_array().map(Vec::len),
+            Some(want),
+            "{page}"
+        );
+    }
+    let (_, stranger) = app.user_with_token("stranger", "user").await;
+    let theirs = json_of(app.get("/api/projects/", &stranger).await).await;
+    assert_eq!(theirs["count"], 0, "{theirs}");
+    // A project created now is listed beside the old one.
+    let made = create(&app, &admin, &json!({"name": "New line"})).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let all = json_of(app.get("/api/projects/?ordering=-created_at", &admin).await).await;
+    assert_eq!(all["count"], 2, "{all}");
+    assert_eq!(all["results"][0]["name"], "New line");
+}

@@ -835,3 +835,41 @@ async fn read_all_marks_every_notification_read() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(unread_count(&app, &worker).await, 0);
 }
+
+#[tokio::test]
+async fn updates_written_before_the_list_indexes_are_listed_filtered_and_counted() {
+    // The database an earlier build wrote (see `old_data.rs`), with one update.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/schema-v1/nexus.redb"
+    );
+    std::fs::copy(fixture, dir.path().join("nexus.redb")).expect("copy the fixture");
+    let data = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.server.data_dir = data).await;
+    let admin = app.admin_token().await;
+    let all = json_of(app.get("/api/updates/", &admin).await).await;
+    assert_eq!(all["count"], 1, "{all}");
+    let old = &all["results"][0];
+    let (kind, priority) = (old["type"].as_str(), old["priority"].as_str());
+    let (kind, priority) = (kind.expect("a type"), priority.expect("a priority"));
+    let same = json_of(
+        app.get(
+            &format!("/api/updates/?type={kind}&priority={priority}&ordering=priority"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(same["count"], 1, "{same}");
+    // An update posted now is listed before it.
+    post_update(
+        &app,
+        &admin,
+        json!({"title": "Posted today", "type": "safety"}),
+    )
+    .await;
+    let now = json_of(app.get("/api/updates/", &admin).await).await;
+    assert_eq!(now["count"], 2, "{now}");
+    assert_eq!(now["results"][0]["title"], "Posted today");
+}

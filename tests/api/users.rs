@@ -842,3 +842,34 @@ async fn role_changes_apply_to_the_next_request() {
     let body = get_ok(&app, "/api/users/1/", &token).await;
     assert!(body.get("email").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn users_written_before_the_list_indexes_are_listed_filtered_and_counted() {
+    // The database an earlier build wrote (see `old_data.rs`): the admin and `olga`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/schema-v1/nexus.redb"
+    );
+    std::fs::copy(fixture, dir.path().join("nexus.redb")).expect("copy the fixture");
+    let data = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.server.data_dir = data).await;
+    let admin = app.admin_token().await;
+    let all = json_of(app.get("/api/users/", &admin).await).await;
+    let before = all["count"].as_u64().expect("a count");
+    assert!(before >= 2, "{all}");
+    assert_eq!(
+        all["results"].as_array().map(Vec::len),
+        Some(before as usize)
+    );
+    let olga = json_of(app.get("/api/users/?q=OLG&is_active=true", &admin).await).await;
+    assert_eq!(olga["count"], 1, "{olga}");
+    assert_eq!(olga["results"][0]["username"], "olga");
+    let admins = json_of(app.get("/api/users/?role=admin", &admin).await).await;
+    assert!(admins["count"].as_u64() >= Some(1), "{admins}");
+    // A user created now is counted with the old ones.
+    app.user_with_token("newcomer", "user").await;
+    let after = json_of(app.get("/api/users/?ordering=-created_at", &admin).await).await;
+    assert_eq!(after["count"].as_u64(), Some(before + 1), "{after}");
+    assert_eq!(after["results"][0]["username"], "newcomer");
+}

@@ -50,8 +50,8 @@ async fn snapshot(store: &dyn Store, alice: &User, bob: &User, ids: &[ActivityId
         log: whole_log(store).await,
         last_seq: store.last_seq().await.unwrap(),
         activities: store.activities_by_ids(ids).await.unwrap(),
-        projects: store.projects().await.unwrap(),
-        updates: store.updates().await.unwrap(),
+        projects: crate::all_projects(store).await,
+        updates: crate::all_updates(store).await,
         notifications: store.notifications(alice.id).await.unwrap(),
         messages: store
             .messages(alice.id, Conversation::Direct(bob.id), None, 0, usize::MAX)

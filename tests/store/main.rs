@@ -10,6 +10,7 @@ mod audit;
 mod change_log;
 mod changesets;
 mod chat;
+mod lists;
 mod projects;
 mod updates_notifications;
 mod users_sessions;
@@ -28,7 +29,10 @@ use nexus::domain::user::{Role, User};
 use nexus::domain::{ActivityId, AuditId, MessageId, NotificationId, ProjectId, UpdateId, UserId};
 use nexus::events::EventBus;
 use nexus::store::redb::RedbStore;
-use nexus::store::{Changeset, IdKind, NewUser, Store, StoreError, Write};
+use nexus::store::{
+    Changeset, IdKind, NewUser, ProjectFilter, ProjectOrder, Store, StoreError, UpdateFilter,
+    UpdateOrder, UserFilter, UserOrder, Viewer, Write,
+};
 
 /// Keeps a backend's storage alive for one test (for redb, its temporary directory).
 pub type Guard = Box<dyn Any + Send>;
@@ -196,6 +200,59 @@ pub fn audit_entry(store: &dyn Store, action: &str, actor: Option<UserId>) -> Au
 /// The kind of a change entry in its stored (serde) form, e.g. `"activity"`.
 pub fn kind_of(entry: &ChangeEntry) -> &'static str {
     entry.kind.as_str()
+}
+
+/// Every user, in id order, through the directory list.
+pub async fn all_users(store: &dyn Store) -> Vec<User> {
+    let (count, mut users) = store
+        .user_page(
+            &UserFilter::default(),
+            UserOrder::CreatedAt,
+            false,
+            0,
+            usize::MAX,
+        )
+        .await
+        .expect("the directory reads");
+    assert_eq!(count, users.len());
+    users.sort_by_key(|u| u.id);
+    users
+}
+
+/// Every project, in id order, through the list as an admin sees it.
+pub async fn all_projects(store: &dyn Store) -> Vec<Project> {
+    let admin = Viewer::new(UserId(0), Role::Admin, []);
+    let (count, mut projects) = store
+        .project_page(
+            &admin,
+            &ProjectFilter::default(),
+            ProjectOrder::CreatedAt,
+            false,
+            0,
+            usize::MAX,
+        )
+        .await
+        .expect("the project list reads");
+    assert_eq!(count, projects.len());
+    projects.sort_by_key(|p| p.id);
+    projects
+}
+
+/// Every update, in id order, through the list.
+pub async fn all_updates(store: &dyn Store) -> Vec<Update> {
+    let (count, mut updates) = store
+        .update_page(
+            &UpdateFilter::default(),
+            UpdateOrder::CreatedAt,
+            false,
+            0,
+            usize::MAX,
+        )
+        .await
+        .expect("the update list reads");
+    assert_eq!(count, updates.len());
+    updates.sort_by_key(|u| u.id);
+    updates
 }
 
 /// Every entry of the change log, oldest first.

@@ -31,10 +31,8 @@ async fn a_created_project_is_read_back_listed_in_id_order_and_logged() {
         Some(made[1].clone())
     );
     assert!(store.project(ProjectId(777_777)).await.unwrap().is_none());
-    let listed: Vec<ProjectId> = store
-        .projects()
+    let listed: Vec<ProjectId> = crate::all_projects(store.as_ref())
         .await
-        .unwrap()
         .iter()
         .map(|p| p.id)
         .collect();

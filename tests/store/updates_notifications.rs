@@ -29,10 +29,8 @@ async fn updates_are_created_replaced_listed_in_id_order_and_deleted() {
         store.update(made[0].id).await.unwrap(),
         Some(made[0].clone())
     );
-    let listed: Vec<UpdateId> = store
-        .updates()
+    let listed: Vec<UpdateId> = crate::all_updates(store.as_ref())
         .await
-        .unwrap()
         .iter()
         .map(|u| u.id)
         .collect();
@@ -59,7 +57,7 @@ async fn updates_are_created_replaced_listed_in_id_order_and_deleted() {
         (made[0].id.0, ChangeOp::Deleted)
     );
     assert!(store.update(made[0].id).await.unwrap().is_none());
-    assert_eq!(store.updates().await.unwrap().len(), 2);
+    assert_eq!(crate::all_updates(store.as_ref()).await.len(), 2);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use super::lists::{bump_days, counted_days, day_end, day_of};
 use super::tables::*;
 use super::{RedbStore, storage_err};
 use crate::domain::audit::AuditEntry;
@@ -17,9 +18,6 @@ use crate::store::{AuditFilter, AuditStore, StoreError};
 
 /// The META key that says every entry is in the indexes and counters.
 const INDEXED: &str = "indexed.audit";
-/// The day key of the counter over all days.
-const ALL_DAYS: i64 = i64::MIN;
-const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// A time as an index key: unix nanoseconds, clamped to what an `i64` holds (years 1677–2262).
 pub(super) fn nanos(t: Timestamp) -> i64 {
@@ -28,11 +26,6 @@ pub(super) fn nanos(t: Timestamp) -> i64 {
     } else {
         i64::MAX
     })
-}
-
-/// The UTC day of a time in unix nanoseconds; never `ALL_DAYS`.
-fn day_of(nanos: i64) -> i64 {
-    nanos.div_euclid(NANOS_PER_DAY).max(ALL_DAYS + 1)
 }
 
 /// The counter keys an entry is counted under.
@@ -53,27 +46,6 @@ fn filter_count_key(filter: &AuditFilter) -> String {
         (None, Some(u)) => format!("actor:{}", u.0),
         (Some(a), Some(u)) => format!("both:{}:{a}", u.0),
     }
-}
-
-fn bump(txn: &WriteTransaction, keys: &[String], day: i64, up: bool) -> Result<(), StoreError> {
-    let mut counts = txn.open_table(AUDIT_COUNTS).map_err(storage_err)?;
-    for key in keys {
-        for d in [ALL_DAYS, day] {
-            let k = (key.as_str(), d);
-            let old = counts.get(k).map_err(storage_err)?.map(|g| g.value());
-            let new = if up {
-                old.unwrap_or(0).saturating_add(1)
-            } else {
-                old.unwrap_or(0).saturating_sub(1)
-            };
-            if new == 0 {
-                counts.remove(k).map_err(storage_err)?;
-            } else {
-                counts.insert(k, new).map_err(storage_err)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Adds (or removes) `e`'s index entries and counts.
@@ -97,7 +69,13 @@ fn index(txn: &WriteTransaction, e: &AuditEntry, insert: bool) -> Result<(), Sto
         apply!(AUDIT_BY_ACTOR, (actor, id), ts);
         apply!(AUDIT_BY_ACTOR_ACTION, (actor, action, id), ts);
     }
-    bump(txn, &count_keys(action, actor), day_of(ts), insert)
+    bump_days(
+        txn,
+        AUDIT_COUNTS,
+        &count_keys(action, actor),
+        day_of(ts),
+        insert,
+    )
 }
 
 pub(super) fn add_audit(txn: &WriteTransaction, e: &AuditEntry) -> Result<(), StoreError> {
@@ -166,33 +144,17 @@ impl Membership {
 /// How many entries match `filter`: a counter without `since`; under it, the day counters after
 /// `since`'s day and a walk of the entries of that day from `since` on.
 fn count(txn: &ReadTransaction, filter: &AuditFilter) -> Result<usize, StoreError> {
-    let counts = txn.open_table(AUDIT_COUNTS).map_err(storage_err)?;
     let key = filter_count_key(filter);
     let Some(since) = filter.since.map(nanos) else {
-        let n = counts
-            .get((key.as_str(), ALL_DAYS))
-            .map_err(storage_err)?
-            .map_or(0, |g| g.value());
+        let n = counted_days(txn, AUDIT_COUNTS, &key, None)?;
         return Ok(usize::try_from(n).unwrap_or(usize::MAX));
     };
     let day = day_of(since);
-    let mut n: u64 = 0;
-    if let Some(next_day) = day.checked_add(1) {
-        for row in counts
-            .range((key.as_str(), next_day)..=(key.as_str(), i64::MAX))
-            .map_err(storage_err)?
-        {
-            n = n.saturating_add(row.map_err(storage_err)?.1.value());
-        }
-    }
-    let day_end = day
-        .saturating_add(1)
-        .saturating_mul(NANOS_PER_DAY)
-        .saturating_sub(1);
+    let mut n = counted_days(txn, AUDIT_COUNTS, &key, Some(day))?;
     let by_ts = txn.open_table(AUDIT_BY_TS).map_err(storage_err)?;
     let members = Membership::open(txn)?;
     for row in by_ts
-        .range((since, 0u64)..=(day_end, u64::MAX))
+        .range((since, 0u64)..=(day_end(day), u64::MAX))
         .map_err(storage_err)?
     {
         if members.matches(filter, row.map_err(storage_err)?.0.value().1)? {

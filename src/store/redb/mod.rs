@@ -13,6 +13,7 @@ mod changeset;
 mod chat;
 mod disk;
 mod facets;
+mod lists;
 mod projects;
 mod sessions;
 pub mod tables;
@@ -265,6 +266,9 @@ fn migrate(db: &Database, data_dir: &Path, quick_repair: bool) -> Result<(), Mig
     chat::backfill_chat(&txn)?;
     changes::backfill_changes_by_object(&txn)?;
     audit::backfill_audit(&txn).and_then(|()| updates::backfill_notifications(&txn))?;
+    updates::backfill_updates(&txn)?;
+    users::backfill_users(&txn)?;
+    projects::backfill_projects(&txn)?;
     txn.open_table(META)
         .map_err(storage_err)?
         .insert("schema_version", SCHEMA_VERSION)

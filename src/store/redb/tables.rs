@@ -107,6 +107,58 @@ pub const NOTIFICATIONS_READ_BY_CREATED: TableDefinition<(i64, u64), u64> =
 pub const NOTIFICATION_COUNTS: TableDefinition<(u64, u8), u64> =
     TableDefinition::new("notification_counts");
 
+// ---- updates, users and projects: list indexes (issue 18) ----
+//
+// Each list index is keyed by a filter prefix ("" for no filter, then one per indexed filter
+// and combination; see `updates::prefixes`, `users::prefixes`, `projects::prefixes`), then the
+// sort key, then the id: a page of any indexed filter in any ordering is one range walk.
+
+/// (filter prefix, created at as unix nanoseconds, update id) → ().
+pub const UPDATES_BY_CREATED: TableDefinition<(&str, i64, u64), ()> =
+    TableDefinition::new("updates_by_created");
+/// (filter prefix, priority code, update id) → created at as unix nanoseconds.
+pub const UPDATES_BY_PRIORITY: TableDefinition<(&str, u8, u64), i64> =
+    TableDefinition::new("updates_by_priority");
+/// (filter prefix, UTC day or `i64::MIN` for all days) → updates.
+pub const UPDATE_COUNTS: TableDefinition<(&str, i64), u64> = TableDefinition::new("update_counts");
+/// (filter prefix, lower-cased username, user id) → ().
+pub const USERS_BY_NAME: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("users_by_name");
+/// (filter prefix, created at as unix nanoseconds, user id) → ().
+pub const USERS_BY_CREATED: TableDefinition<(&str, i64, u64), ()> =
+    TableDefinition::new("users_by_created");
+/// (lower-cased username, user id) → (role, active, lower-cased display name, lower-cased
+/// email): what `q` matches, walked in username order without decoding rows.
+pub const USERS_Q_BY_NAME: TableDefinition<(&str, u64), (&str, bool, &str, &str)> =
+    TableDefinition::new("users_q_by_name");
+/// (created at as unix nanoseconds, user id) → (role, active, lower-cased username, display
+/// name, email): the same, in creation order.
+pub const USERS_Q_BY_CREATED: TableDefinition<(i64, u64), UserText> =
+    TableDefinition::new("users_q_by_created");
+/// (role, active, lower-cased username, display name, email).
+pub type UserText = (&'static str, bool, &'static str, &'static str, &'static str);
+/// Filter prefix → users.
+pub const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
+/// (filter prefix, lower-cased name, project id) → (status code, manager id).
+pub const PROJECTS_BY_LNAME: TableDefinition<(&str, &str, u64), (u8, u64)> =
+    TableDefinition::new("projects_by_lname");
+/// (filter prefix, start date as a julian day or `i64::MAX` when unset, project id) → (status
+/// code, manager id).
+pub const PROJECTS_BY_START: TableDefinition<(&str, i64, u64), (u8, u64)> =
+    TableDefinition::new("projects_by_start");
+/// (filter prefix, end date as a julian day or `i64::MAX` when unset, project id) → (status
+/// code, manager id).
+pub const PROJECTS_BY_END: TableDefinition<(&str, i64, u64), (u8, u64)> =
+    TableDefinition::new("projects_by_end");
+/// (filter prefix, created at as unix nanoseconds, project id) → (status code, manager id).
+pub const PROJECTS_BY_CREATED: TableDefinition<(&str, i64, u64), (u8, u64)> =
+    TableDefinition::new("projects_by_created");
+/// (team member id, project id) → (): the team alone, without the manager.
+pub const PROJECTS_BY_MEMBER: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("projects_by_member");
+/// Filter prefix → projects.
+pub const PROJECT_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("project_counts");
+
 /// Rows a backfill holds in memory at once.
 const BACKFILL_CHUNK: usize = 10_000;
 

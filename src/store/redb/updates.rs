@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::audit::nanos;
+use super::lists::{Pager, bump_days, counted_days, day_end, day_of, directed};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::change::{ChangeOp, ObjectKind};
@@ -11,7 +12,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::update::{Notification, NotificationView, Update};
 use crate::domain::visibility::Visible;
 use crate::domain::{NotificationId, UpdateId, UserId};
-use crate::store::{Expect, StoreError, UpdateStore};
+use crate::store::{Expect, StoreError, UpdateFilter, UpdateOrder, UpdateStore};
 
 // ---- updates ----
 
@@ -22,7 +23,8 @@ pub(super) fn put_update(
 ) -> Result<(), StoreError> {
     let txn = batch.txn();
     let mut rows = txn.open_table(UPDATES).map_err(storage_err)?;
-    let exists = rows.get(u.id.0).map_err(storage_err)?.is_some();
+    let old: Option<Update> = get_json(&rows, u.id.0)?;
+    let exists = old.is_some();
     match (expect, exists) {
         (Expect::New, true) => return Err(StoreError::Conflict("update already exists".into())),
         (Expect::Exists | Expect::Version(_), false) => return Err(StoreError::NotFound),
@@ -30,6 +32,10 @@ pub(super) fn put_update(
     }
     put_json(&mut rows, u.id.0, u)?;
     drop(rows);
+    if let Some(old) = &old {
+        index_update(txn, old, false)?;
+    }
+    index_update(txn, u, true)?;
     let op = if exists {
         ChangeOp::Updated
     } else {
@@ -49,6 +55,7 @@ pub(super) fn delete_update(batch: &mut Batch<'_>, id: UpdateId) -> Result<(), S
         .map_err(storage_err)?
         .remove(id.0)
         .map_err(storage_err)?;
+    index_update(txn, &old, false)?;
     batch.record(&old, ChangeOp::Deleted)?;
     Ok(())
 }
@@ -60,13 +67,162 @@ pub(super) fn get_update(
     get_json(&txn.open_table(UPDATES).map_err(storage_err)?, id.0)
 }
 
-pub(super) fn all_updates(txn: &ReadTransaction) -> Result<Vec<Update>, StoreError> {
-    let rows = txn.open_table(UPDATES).map_err(storage_err)?;
-    let mut out = Vec::new();
-    for row in rows.iter().map_err(storage_err)? {
-        out.push(decode(row.map_err(storage_err)?.1.value())?);
+// ---- the update list ----
+//
+// Every update is in `UPDATES_BY_CREATED` and `UPDATES_BY_PRIORITY` under four prefixes (all,
+// its type, its priority, both) and counted per prefix and UTC day in `UPDATE_COUNTS`, all in
+// the row's transaction. Type and priority filters pick the prefix, so without `since` a count
+// is one counter and a page one range walk of `offset + limit` keys. `since` is a range bound
+// of the created-at order; its count adds the day counters after `since`'s day to a walk of
+// that one day's keys, and under the priority order the page walk skips keys older than
+// `since` (bounded by the matches the count promises, not by the page).
+
+/// The META key that says every update is in the list indexes and counters.
+const UPDATES_INDEXED: &str = "indexed.updates";
+
+/// The prefixes an update is listed under.
+fn prefixes(u: &Update) -> [String; 4] {
+    let (t, p) = (u.update_type.as_str(), u.priority.as_str());
+    [
+        String::new(),
+        format!("t:{t}"),
+        format!("p:{p}"),
+        format!("tp:{t}:{p}"),
+    ]
+}
+
+/// The prefix that holds exactly the updates of `filter`'s type and priority.
+fn filter_prefix(filter: &UpdateFilter) -> String {
+    match (filter.update_type, filter.priority) {
+        (None, None) => String::new(),
+        (Some(t), None) => format!("t:{}", t.as_str()),
+        (None, Some(p)) => format!("p:{}", p.as_str()),
+        (Some(t), Some(p)) => format!("tp:{}:{}", t.as_str(), p.as_str()),
     }
-    Ok(out)
+}
+
+/// Adds (or removes) `u`'s list index entries and counts.
+fn index_update(txn: &WriteTransaction, u: &Update, insert: bool) -> Result<(), StoreError> {
+    let (id, ts, priority) = (u.id.0, nanos(u.created_at), u.priority.code());
+    let keys = prefixes(u);
+    {
+        let mut by_created = txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
+        let mut by_priority = txn.open_table(UPDATES_BY_PRIORITY).map_err(storage_err)?;
+        for p in &keys {
+            let p = p.as_str();
+            if insert {
+                by_created.insert((p, ts, id), ()).map_err(storage_err)?;
+                by_priority
+                    .insert((p, priority, id), ts)
+                    .map_err(storage_err)?;
+            } else {
+                by_created.remove((p, ts, id)).map_err(storage_err)?;
+                by_priority.remove((p, priority, id)).map_err(storage_err)?;
+            }
+        }
+    }
+    bump_days(txn, UPDATE_COUNTS, &keys, day_of(ts), insert)
+}
+
+/// Fills the list indexes and counters from the updates written before they existed.
+pub(super) fn backfill_updates(txn: &WriteTransaction) -> Result<(), StoreError> {
+    // Readers open these tables, so they must exist even before the first update.
+    txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
+    txn.open_table(UPDATES_BY_PRIORITY).map_err(storage_err)?;
+    txn.open_table(UPDATE_COUNTS).map_err(storage_err)?;
+    backfill_once(txn, UPDATES_INDEXED, UPDATES, |u: &Update| {
+        index_update(txn, u, true)
+    })
+}
+
+/// How many updates match `filter`: a counter, or under `since` the day counters after its
+/// day and a walk of that day's keys.
+fn update_count(
+    txn: &ReadTransaction,
+    prefix: &str,
+    since: Option<i64>,
+) -> Result<usize, StoreError> {
+    let Some(since) = since else {
+        let n = counted_days(txn, UPDATE_COUNTS, prefix, None)?;
+        return Ok(usize::try_from(n).unwrap_or(usize::MAX));
+    };
+    let day = day_of(since);
+    let mut n = counted_days(txn, UPDATE_COUNTS, prefix, Some(day))?;
+    let by_created = txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
+    for row in by_created
+        .range((prefix, since, 0u64)..=(prefix, day_end(day), u64::MAX))
+        .map_err(storage_err)?
+    {
+        row.map_err(storage_err)?;
+        n = n.saturating_add(1);
+    }
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// The ids of one page and the count of everything matching.
+fn update_ids(
+    txn: &ReadTransaction,
+    filter: &UpdateFilter,
+    order: UpdateOrder,
+    descending: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<u64>), StoreError> {
+    let prefix = filter_prefix(filter);
+    let p = prefix.as_str();
+    let since = filter.since.map(nanos);
+    let count = update_count(txn, p, since)?;
+    // Past the end: nothing to walk.
+    if offset >= count || limit == 0 {
+        return Ok((count, Vec::new()));
+    }
+    let since = since.unwrap_or(i64::MIN);
+    let mut pager = Pager::new(count, offset, limit);
+    match order {
+        UpdateOrder::CreatedAt => {
+            let t = txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
+            let range = t
+                .range((p, since, 0u64)..=(p, i64::MAX, u64::MAX))
+                .map_err(storage_err)?;
+            for row in directed(range, descending) {
+                if !pager.take(row.map_err(storage_err)?.0.value().2) {
+                    break;
+                }
+            }
+        }
+        UpdateOrder::Priority => {
+            let t = txn.open_table(UPDATES_BY_PRIORITY).map_err(storage_err)?;
+            let range = t
+                .range((p, 0u8, 0u64)..=(p, u8::MAX, u64::MAX))
+                .map_err(storage_err)?;
+            for row in directed(range, descending) {
+                let (key, ts) = row.map_err(storage_err)?;
+                if ts.value() >= since && !pager.take(key.value().2) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok((count, pager.ids))
+}
+
+pub(super) fn update_page(
+    txn: &ReadTransaction,
+    filter: &UpdateFilter,
+    order: UpdateOrder,
+    descending: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Update>), StoreError> {
+    let (count, ids) = update_ids(txn, filter, order, descending, offset, limit)?;
+    let rows = txn.open_table(UPDATES).map_err(storage_err)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(u) = get_json(&rows, id)? {
+            out.push(u);
+        }
+    }
+    Ok((count, out))
 }
 
 // ---- notifications ----
@@ -363,8 +519,15 @@ impl UpdateStore for RedbStore {
         get_update(&self.read()?, id)
     }
 
-    async fn updates(&self) -> Result<Vec<Update>, StoreError> {
-        all_updates(&self.read()?)
+    async fn update_page(
+        &self,
+        filter: &UpdateFilter,
+        order: UpdateOrder,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Update>), StoreError> {
+        update_page(&self.read()?, filter, order, descending, offset, limit)
     }
 
     async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError> {
