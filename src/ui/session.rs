@@ -78,14 +78,14 @@ fn set_cookie(plant: &Plant, name: &str, value: &str, max_age: u64) -> HeaderVal
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Whether a state-changing request comes from another site: `Sec-Fetch-Site: cross-site`,
-/// or an `Origin` that is not this server's own.
+/// Whether a state-changing request comes from another site. Browsers that send
+/// `Sec-Fetch-Site` are believed: only `same-origin` (our own pages) and `none` (the user's own
+/// navigation) pass. Others are judged by `Origin`, where present: it must be this server.
+/// (Under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even on same-origin form
+/// posts, so `null` alone cannot tell; `Sec-Fetch-Site` does.)
 fn is_cross_site(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
@@ -373,7 +373,21 @@ mod tests {
         headers.remove(header::ORIGIN);
         headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(is_cross_site(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
+        assert!(is_cross_site(&headers), "a sibling site is another origin");
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         assert!(!is_cross_site(&headers));
+        // What Chromium sends for our own form under `Referrer-Policy: no-referrer`.
+        headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!is_cross_site(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(
+            is_cross_site(&headers),
+            "the browser's word wins over a forged Origin"
+        );
     }
 }
