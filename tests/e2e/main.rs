@@ -23,6 +23,7 @@ mod board;
 mod chat;
 mod harness;
 mod layout;
+mod live;
 mod search;
 
 use std::future::Future;
@@ -76,6 +77,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     board::moves_a_card_and_explains_a_refused_move,
     chat::message_appears_live_for_the_receiver_with_its_unread_count,
     search::finds_highlights_filters_and_opens_a_hit,
+    live::lost_connection_is_shown_and_recovers_with_missed_events,
     a11y::every_page_has_no_serious_axe_violations_light_and_dark,
     layout::pages_fit_phone_and_desktop_widths,
 ];

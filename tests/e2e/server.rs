@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    port: u16,
     data: tempfile::TempDir,
 }
 
@@ -40,50 +42,24 @@ pub fn die_with_parent(cmd: &mut Command) {
 }
 
 impl Server {
-    /// Starts `nexus serve` and waits until `/readyz` answers `200`.
+    /// Starts `nexus serve` on a free port with a new data directory and waits until
+    /// `/readyz` answers `200`.
     pub async fn start() -> Server {
         let data = tempfile::tempdir().expect("temp data dir");
         let port = free_port();
-        let log = std::fs::File::create(data.path().join("server.log")).expect("server log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("NEXUS_") {
-                cmd.env_remove(key);
-            }
+        let child = spawn(data.path(), port).await;
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
         }
-        cmd.arg("serve")
-            .arg("--data")
-            .arg(data.path().join("db"))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("NEXUS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            // Every browser and API client of the run shares 127.0.0.1.
-            .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
-            .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().expect("spawn nexus");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status() == reqwest::StatusCode::OK
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "nexus exited early with {status}:\n{}",
-                    tail(&data.path().join("server.log"))
-                );
-            }
-            assert!(Instant::now() < deadline, "nexus did not become ready");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Server { child, base, data }
+    }
+
+    /// Stops the server and starts it again on the same port and data directory.
+    pub async fn restart(&mut self) {
+        terminate(&mut self.child);
+        self.child = spawn(self.data.path(), self.port).await;
     }
 
     /// Absolute URL of `path`.
@@ -93,19 +69,74 @@ impl Server {
 
     /// Stops the server (SIGTERM, then SIGKILL after 10 s); returns the last lines of its log.
     pub fn stop(mut self) -> String {
-        use rustix::process::{Pid, Signal, kill_process};
-        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
         tail(&self.data.path().join("server.log"))
     }
+}
+
+/// Runs `nexus serve` on `data` and `port`, appending to `data/server.log`, and waits until it is
+/// ready.
+async fn spawn(data: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("server.log"))
+        .expect("server log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("NEXUS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("serve")
+        .arg("--data")
+        .arg(data.join("db"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("NEXUS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        // Every browser and API client of the run shares 127.0.0.1.
+        .env("NEXUS_AUTH__RATE_LIMIT_PER_SEC", "0")
+        .env("NEXUS_API__RATE_LIMIT_PER_SEC", "0")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log);
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().expect("spawn nexus");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status() == reqwest::StatusCode::OK
+        {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "nexus exited early with {status}:\n{}",
+                tail(&data.join("server.log"))
+            );
+        }
+        assert!(Instant::now() < deadline, "nexus did not become ready");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// SIGTERM, then SIGKILL if still running after 10 s.
+fn terminate(child: &mut Child) {
+    use rustix::process::{Pid, Signal, kill_process};
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Server {
