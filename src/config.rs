@@ -47,6 +47,10 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// Audit-log retention.
     pub audit: AuditConfig,
+    /// The plant: its name and time zone.
+    pub plant: PlantConfig,
+    /// The web UI.
+    pub ui: UiConfig,
     /// Logging.
     pub log: LogConfig,
     /// Password for the `admin` user created on first start (`NEXUS_ADMIN_PASSWORD`).
@@ -243,6 +247,55 @@ pub struct AuditConfig {
     /// Entries older than this many days are removed; 0 (the default) keeps the whole log,
     /// the record a plant is audited against.
     pub retention_days: u64,
+}
+
+/// `[plant]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlantConfig {
+    /// Shown in the web UI's top bar and page titles.
+    pub name: String,
+    /// IANA time zone (e.g. `Europe/Berlin`): where the plant's days and shifts begin, and how
+    /// the web UI shows times.
+    pub timezone: String,
+}
+
+impl Default for PlantConfig {
+    fn default() -> Self {
+        Self {
+            name: "Nexus".into(),
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+impl PlantConfig {
+    /// The time zone named by `timezone` (from the tz database embedded in the binary when the
+    /// system has none).
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        jiff::tz::TimeZone::get(&self.timezone).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "plant.timezone {:?} is not an IANA time zone such as Europe/Berlin or UTC",
+                self.timezone
+            ))
+        })
+    }
+}
+
+/// `[ui]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiConfig {
+    /// A web session ends after this many seconds without use; it renews itself while used.
+    pub session_idle_secs: u64,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_secs: 12 * 3600,
+        }
+    }
 }
 
 /// Log line format.
@@ -446,6 +499,13 @@ impl Config {
         if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_secs == 0 {
             return bad("auth.access_ttl_secs and auth.refresh_ttl_secs must be above 0".into());
         }
+        if self.ui.session_idle_secs < 60 {
+            return bad("ui.session_idle_secs must be at least 60".into());
+        }
+        if self.plant.name.trim().is_empty() || self.plant.name.chars().count() > 100 {
+            return bad("plant.name must be 1 to 100 characters".into());
+        }
+        self.plant.time_zone()?;
         if self.auth.lockout_failures == 0 {
             return bad("auth.lockout_failures must be above 0".into());
         }

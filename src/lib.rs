@@ -12,6 +12,7 @@ pub mod search;
 pub mod service;
 pub mod signing_key;
 pub mod store;
+pub mod ui;
 
 use std::future::Future;
 use std::path::Path;

@@ -45,12 +45,22 @@ pub struct AppState {
     pub ws_max_message_bytes: usize,
     /// Whose forwarding headers are believed when telling the client's address.
     pub client_addr: client_addr::TrustedProxies,
+    /// The plant, as the web UI shows it.
+    pub plant: std::sync::Arc<crate::ui::Plant>,
 }
 
 impl AppState {
     /// State for `services` with the limits of `config`.
     pub fn new(config: &Config, services: Services) -> Self {
+        // `Config::validate` has checked the zone; UTC is only a fallback for configs built
+        // without it (tests).
+        let tz = config.plant.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
         Self {
+            plant: std::sync::Arc::new(crate::ui::Plant {
+                name: config.plant.name.clone(),
+                tz,
+                secure_cookies: false,
+            }),
             services,
             auth_limit: KeyedLimit::new(
                 config.auth.rate_limit_per_sec,
@@ -94,7 +104,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/api", api)
         .merge(health::router())
         .merge(realtime::ws_router())
-        .fallback(error::not_found)
+        .fallback_service(crate::ui::router(state.clone()))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             Duration::from_secs(config.server.request_timeout_secs),

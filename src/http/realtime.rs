@@ -42,12 +42,57 @@ pub fn sse_router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-/// The access token of a live-channel request: `?token=`, or `Authorization: Bearer`.
-fn token_of(query: &QueryMap, headers: &HeaderMap) -> Option<String> {
-    if let Some(t) = query.get("token") {
-        return Some(t.to_string());
+/// How a live-channel request proves who it is: an access token (`?token=` or
+/// `Authorization: Bearer`), or the web UI's session cookie.
+#[derive(Clone)]
+enum Credential {
+    Token(String),
+    Cookie(String),
+}
+
+impl Credential {
+    /// The request's credential; a token wins over the cookie.
+    fn of(query: &QueryMap, headers: &HeaderMap) -> Option<Credential> {
+        if let Some(t) = query.get("token") {
+            return Some(Credential::Token(t.to_string()));
+        }
+        if let Some(t) = bearer_token(headers) {
+            return Some(Credential::Token(t.to_string()));
+        }
+        crate::ui::session::cookie(headers, crate::ui::SESSION_COOKIE)
+            .map(|c| Credential::Cookie(c.to_string()))
     }
-    bearer_token(headers).map(str::to_string)
+
+    /// The caller, if the credential is (still) good.
+    async fn check(&self, state: &AppState, ip: Option<String>) -> Result<Principal, DomainError> {
+        match self {
+            Credential::Token(token) => state.services.auth.authenticate(token, ip).await,
+            Credential::Cookie(cookie) => state
+                .services
+                .auth
+                .authenticate_web(cookie, ip)
+                .await
+                .map(|(principal, _)| principal),
+        }
+    }
+}
+
+/// A WebSocket opened with the cookie must come from our own pages: browsers send cookies on
+/// cross-site WebSocket handshakes, and only `Origin` tells them apart.
+fn cookie_origin_ok(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(origin) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host)),
+    }
 }
 
 // ---- WebSocket ----
@@ -68,14 +113,10 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let token = token_of(&query, &headers);
+    let token = Credential::of(&query, &headers)
+        .filter(|c| matches!(c, Credential::Token(_)) || cookie_origin_ok(&headers));
     let principal = match &token {
-        Some(t) => state
-            .services
-            .auth
-            .authenticate(t, Some(ip.to_string()))
-            .await
-            .ok(),
+        Some(t) => t.check(&state, Some(ip.to_string())).await.ok(),
         None => None,
     };
     let slot = match &principal {
@@ -139,7 +180,7 @@ fn read_error_end(error: axum::Error) -> End {
     }
 }
 
-async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, token: String) {
+async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, token: Credential) {
     let realtime = &state.services.realtime;
     let mut session = match realtime
         .open(&principal, Vec::new(), None, OnLag::Report)
@@ -180,7 +221,7 @@ async fn live_socket(socket: WebSocket, state: AppState, principal: Principal, t
                 Live::Ended(Ended::GoingAway) => break End::GoingAway,
             },
             _ = ping.tick() => {
-                if state.services.auth.authenticate(&token, None).await.is_err() {
+                if token.check(&state, None).await.is_err() {
                     break End::Unauthenticated;
                 }
                 vec![Message::Ping(Vec::new().into())]
@@ -248,16 +289,12 @@ async fn events(
     query: QueryMap,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = token_of(&query, &headers).ok_or_else(|| {
+    let token = Credential::of(&query, &headers).ok_or_else(|| {
         ApiError::from(DomainError::Unauthenticated(
             "authentication required: send Authorization: Bearer <access token> or ?token=".into(),
         ))
     })?;
-    let principal = state
-        .services
-        .auth
-        .authenticate(&token, Some(ip.to_string()))
-        .await?;
+    let principal = token.check(&state, Some(ip.to_string())).await?;
     let topics = match query.get("topics") {
         None => Vec::new(),
         Some(raw) => raw

@@ -112,6 +112,26 @@ pub struct AuthService {
     lockout: Arc<Lockout>,
     allow_registration: bool,
     audit: AuditLog,
+    /// A web session's idle lifetime.
+    web_idle_secs: u64,
+}
+
+/// A web session's cookie value and how long the browser should keep it.
+#[derive(Clone)]
+pub struct WebCookie {
+    /// The signed cookie value.
+    pub value: String,
+    /// Seconds until it expires unless renewed.
+    pub max_age_secs: u64,
+}
+
+impl std::fmt::Debug for WebCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebCookie")
+            .field("value", &Redacted)
+            .field("max_age_secs", &self.max_age_secs)
+            .finish()
+    }
 }
 
 /// Validates a new account's fields; shared by registration and admin creation.
@@ -146,6 +166,7 @@ impl AuthService {
             )),
             allow_registration: config.auth.allow_registration,
             audit,
+            web_idle_secs: config.ui.session_idle_secs,
         }
     }
 
@@ -201,6 +222,114 @@ impl AuthService {
         password: &str,
         ip: Option<&str>,
     ) -> Result<(Tokens, VisibleUser), DomainError> {
+        let user = self
+            .check_credentials(username, password, ip, "api")
+            .await?;
+        let session = self
+            .store
+            .create_session(user.id, self.refresh_expiry())
+            .await?;
+        let tokens = Tokens {
+            access: self.tokens.access(&user, session.id)?,
+            refresh: self.tokens.refresh(&session)?,
+            expires_in: self.tokens.access_ttl_secs,
+        };
+        Ok((tokens, VisibleUser::own(user)))
+    }
+
+    /// Checks the credentials, as `login` does (the same lockout, messages and audit), and
+    /// opens a web session: a server-side session like a token pair's, carried by a cookie.
+    pub async fn login_web(
+        &self,
+        username: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<WebCookie, DomainError> {
+        let user = self
+            .check_credentials(username, password, ip, "web")
+            .await?;
+        let session = self
+            .store
+            .create_session(user.id, self.web_expiry())
+            .await?;
+        self.web_cookie(&session)
+    }
+
+    fn web_cookie(&self, session: &crate::store::Session) -> Result<WebCookie, DomainError> {
+        Ok(WebCookie {
+            value: self.tokens.web(session, self.web_idle_secs)?,
+            max_age_secs: self.web_idle_secs,
+        })
+    }
+
+    fn web_expiry(&self) -> time::Timestamp {
+        time::now() + Duration::from_secs(self.web_idle_secs)
+    }
+
+    /// Resolves a web-session cookie to its caller, as `authenticate` does an access token
+    /// (live session, active user). A cookie past a quarter of its life is renewed: the session's
+    /// expiry moves on and a fresh cookie is returned to send back, so a session in use never
+    /// ends while one left alone does, with at most one write per quarter lifetime.
+    pub async fn authenticate_web(
+        &self,
+        cookie: &str,
+        ip: Option<String>,
+    ) -> Result<(Principal, Option<WebCookie>), DomainError> {
+        let invalid = || DomainError::Unauthenticated(BAD_TOKEN.into());
+        let claims = self.tokens.verify_web(cookie).ok_or_else(invalid)?;
+        let (session, user) = self
+            .store
+            .session_with_user(claims.session_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if session.user_id != claims.user_id || !user.is_active || session.expires_at <= time::now()
+        {
+            return Err(invalid());
+        }
+        let age = u64::try_from(time::now().unix_timestamp())
+            .unwrap_or(0)
+            .saturating_sub(claims.issued_at);
+        let renewed = if age > self.web_idle_secs / 4 {
+            if !self
+                .store
+                .extend_session(session.id, self.web_expiry())
+                .await?
+            {
+                return Err(invalid());
+            }
+            Some(self.web_cookie(&session)?)
+        } else {
+            None
+        };
+        Ok((
+            Principal {
+                user,
+                session_id: session.id,
+                ip,
+            },
+            renewed,
+        ))
+    }
+
+    /// The CSRF token every state-changing form of `principal`'s web session carries.
+    pub fn csrf_token(&self, principal: &Principal) -> String {
+        self.tokens.csrf(principal.session_id)
+    }
+
+    /// Whether `token` is the CSRF token of `principal`'s session.
+    pub fn csrf_valid(&self, principal: &Principal, token: &str) -> bool {
+        self.tokens.csrf_matches(principal.session_id, token)
+    }
+
+    /// The user behind `username` and `password`, after the lockout check; a failure is
+    /// audited and counted towards the lockout. `via` (`api` or `web`) goes into the audit.
+    async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        ip: Option<&str>,
+        via: &str,
+    ) -> Result<User, DomainError> {
         if let Err(left) = self.lockout.check(username) {
             return Err(DomainError::AccountLocked { retry_after: left });
         }
@@ -217,7 +346,7 @@ impl AuthService {
             other => {
                 let actor = other.map(|u| u.id);
                 let target = format!("username:{username}");
-                let detail = json!({"username": username});
+                let detail = json!({"username": username, "via": via});
                 let entry =
                     self.audit
                         .entry(actor, ip, "login.failure", target.clone(), detail.clone());
@@ -236,19 +365,10 @@ impl AuthService {
             ip,
             "login.success",
             format!("user:{}", user.id),
-            json!({"username": user.username}),
+            json!({"username": user.username, "via": via}),
         );
         self.audit.record(entry).await;
-        let session = self
-            .store
-            .create_session(user.id, self.refresh_expiry())
-            .await?;
-        let tokens = Tokens {
-            access: self.tokens.access(&user, session.id)?,
-            refresh: self.tokens.refresh(&session)?,
-            expires_in: self.tokens.access_ttl_secs,
-        };
-        Ok((tokens, VisibleUser::own(user)))
+        Ok(user)
     }
 
     fn refresh_expiry(&self) -> time::Timestamp {

@@ -59,6 +59,19 @@ impl ChatService {
         }
     }
 
+    /// One message the caller may see (as sender, receiver or room member).
+    pub async fn get(&self, principal: &Principal, id: MessageId) -> Result<Message, DomainError> {
+        let message = self.store.message(id).await?.ok_or_else(not_found)?;
+        if visibility::viewer(self.store.as_ref(), principal)
+            .await?
+            .sees(&message)
+        {
+            Ok(message)
+        } else {
+            Err(not_found())
+        }
+    }
+
     /// Resolves "with" / "project" into a conversation the caller may read.
     pub async fn conversation(
         &self,

@@ -328,6 +328,37 @@ impl UserService {
         Ok(VisibleUser::new(user, &principal.user))
     }
 
+    /// Sets a user's password (admin only), for someone who cannot sign in any more. Every
+    /// session of theirs ends, as after a change of one's own password.
+    pub async fn set_password(
+        &self,
+        principal: &Principal,
+        id: UserId,
+        password: &str,
+    ) -> Result<(), DomainError> {
+        require_admin(principal)?;
+        let mut fields = FieldErrors::new();
+        crate::domain::user::validate_password("password", password, &mut fields);
+        DomainError::check(fields)?;
+        self.stored(id).await?;
+        let password_hash = self.hasher.hash(password).await?;
+        self.store
+            .update_user(
+                id,
+                UserChanges {
+                    password_hash: Some(password_hash),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.store.revoke_user_sessions(id, None).await?;
+        let entry = self
+            .audit
+            .by(principal, "password.reset", format!("user:{id}"), json!({}));
+        self.audit.record(entry).await;
+        Ok(())
+    }
+
     /// On first start, creates `admin` with `password`, or with a random one that is returned so
     /// it can be shown once. `None` when users already exist.
     pub async fn bootstrap_admin(

@@ -134,6 +134,13 @@ pub trait SessionStore: Send + Sync {
         generation: u64,
         expires_at: Timestamp,
     ) -> Result<RefreshOutcome, StoreError>;
+    /// Moves a live session's expiry to `expires_at` (a web session renewing itself while
+    /// used); `false` if the session is gone or already expired.
+    async fn extend_session(
+        &self,
+        id: SessionId,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Ends one session; `false` if it did not exist.
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError>;
     /// Ends every session of `user_id` except `keep`; returns how many ended.

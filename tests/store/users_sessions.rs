@@ -416,3 +416,32 @@ async fn deactivating_a_user_ends_all_their_sessions() {
     }
     assert!(store.session_with_user(bobs.id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn extending_a_session_moves_its_expiry_only_while_it_lives() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await;
+    let session = store.create_session(alice.id, at(60)).await.unwrap();
+    assert!(store.extend_session(session.id, at(7200)).await.unwrap());
+    let (extended, _) = store.session_with_user(session.id).await.unwrap().unwrap();
+    assert!(extended.expires_at > at(7000), "{:?}", extended.expires_at);
+    assert_eq!(
+        extended.refresh_generation, session.refresh_generation,
+        "extending spends no refresh token"
+    );
+
+    let expired = store.create_session(alice.id, at(-60)).await.unwrap();
+    assert!(!store.extend_session(expired.id, at(7200)).await.unwrap());
+    assert!(store.revoke_session(session.id).await.unwrap());
+    assert!(!store.extend_session(session.id, at(7200)).await.unwrap());
+    assert!(
+        store.session_with_user(session.id).await.unwrap().is_none(),
+        "a revoked session is not brought back"
+    );
+    assert!(
+        !store
+            .extend_session(SessionId(999), at(7200))
+            .await
+            .unwrap()
+    );
+}

@@ -136,6 +136,26 @@ impl SessionStore for RedbStore {
         .await
     }
 
+    async fn extend_session(
+        &self,
+        id: SessionId,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.write_clearing_auth(move |batch| {
+            let mut sessions = batch.txn().open_table(SESSIONS).map_err(storage_err)?;
+            let session: Option<Session> = get_json(&sessions, id.0)?;
+            match session {
+                Some(mut session) if session.expires_at > time::now() => {
+                    session.expires_at = expires_at;
+                    put_json(&mut sessions, id.0, &session)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
         self.write_clearing_auth(move |batch| remove(batch.txn(), id.0))
             .await

@@ -1,0 +1,141 @@
+//! `/`: what a person needs first: their open work by priority, unread notifications and the
+//! latest updates (critical ones first and marked).
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+use super::activities::{names_for, table};
+use crate::domain::activity::{Activity, ActivityStatus, Priority};
+use crate::domain::update::Update;
+use crate::http::AppState;
+use crate::service::activities::ActivityQuery;
+use crate::service::pagination::PageRequest;
+use crate::service::updates::UpdateQuery;
+use crate::ui::components::{empty_state, layout, priority_badge, when};
+use crate::ui::error::UiError;
+use crate::ui::session::Ctx;
+
+const OPEN: [ActivityStatus; 3] = [
+    ActivityStatus::InProgress,
+    ActivityStatus::Planned,
+    ActivityStatus::OnHold,
+];
+
+/// The caller's open activities (assigned to them), most urgent first, then by end time.
+async fn my_open_work(state: &AppState, ctx: &Ctx) -> Result<(usize, Vec<Activity>), UiError> {
+    let page = PageRequest {
+        page: 1,
+        page_size: 20,
+    };
+    let mut rows = Vec::new();
+    let mut count = 0;
+    for status in OPEN {
+        let mut query = ActivityQuery::default();
+        query.filter.assigned_to = Some(ctx.me.user.id);
+        query.filter.status = Some(status);
+        query.order = crate::store::ActivityOrder::Priority;
+        query.descending = true;
+        let found = state
+            .services
+            .activities
+            .list(&ctx.me, &query, page)
+            .await?;
+        count += found.count;
+        rows.extend(found.results);
+    }
+    rows.sort_by(|a, b| {
+        b.priority
+            .code()
+            .cmp(&a.priority.code())
+            .then(a.end_time.is_none().cmp(&b.end_time.is_none()))
+            .then(a.end_time.cmp(&b.end_time))
+            .then(a.id.0.cmp(&b.id.0))
+    });
+    rows.truncate(page.page_size);
+    Ok((count, rows))
+}
+
+/// An update as a card; critical ones stand out.
+pub fn update_card(ctx: &Ctx, update: &Update, author: &str) -> Markup {
+    let critical = update.priority == Priority::Critical;
+    let high = update.priority == Priority::High;
+    html! {
+        article.update .critical[critical] .high[high] data-update-id=(update.id.0) {
+            header {
+                h3 { (update.title) }
+                (priority_badge(update.priority))
+                span.type { (update.update_type.label()) }
+            }
+            @if !update.content.is_empty() {
+                div.content { @for line in update.content.lines() { (line) br; } }
+            }
+            footer.muted { (author) " · " (when(&ctx.plant, update.created_at)) }
+        }
+    }
+}
+
+/// `GET /`.
+pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, UiError> {
+    let (open_count, work) = my_open_work(&state, &ctx).await?;
+    let (users, projects) = names_for(&state, &ctx, &work).await;
+    let few = PageRequest {
+        page: 1,
+        page_size: 5,
+    };
+    let unread = state
+        .services
+        .updates
+        .notifications(&ctx.me, true, few)
+        .await?;
+    let updates = state
+        .services
+        .updates
+        .list(&ctx.me, UpdateQuery::default(), few)
+        .await?;
+    let author_ids = updates.results.iter().map(|u| u.created_by).collect();
+    let authors = super::user_names(&state, &ctx.me, author_ids).await;
+    let body = html! {
+        h1 { "Hello, " (ctx.me.user.display_name) }
+        div.dashboard {
+            section #my-activities .panel data-live="activities" aria-labelledby="my-activities-h" {
+                h2 #my-activities-h { "My open activities " span.count { (open_count) } }
+                @if work.is_empty() {
+                    (empty_state("Nothing assigned to you is open."))
+                } @else {
+                    (table(&ctx, &work, &users, &projects, None))
+                    @if open_count > work.len() {
+                        a.more href=(format!("/activities?assigned_to={}", ctx.me.user.id.0)) { "All " (open_count) " →" }
+                    }
+                }
+            }
+            section #notifications .panel data-live="notifications" aria-labelledby="notifications-h" {
+                h2 #notifications-h { "Unread notifications " span.count { (unread.count) } }
+                @if unread.results.is_empty() {
+                    (empty_state("You are all caught up."))
+                } @else {
+                    ul.notifications {
+                        @for n in &unread.results {
+                            li data-notification-id=(n.id.0) {
+                                a href=(n.link) { (n.title) }
+                                " " span.muted { (when(&ctx.plant, n.created_at)) }
+                            }
+                        }
+                    }
+                    a.more href="/notifications" { "All notifications →" }
+                }
+            }
+            section #latest-updates .panel data-live="updates" aria-labelledby="updates-h" {
+                h2 #updates-h { "Latest updates" }
+                @if updates.results.is_empty() {
+                    (empty_state("No updates yet."))
+                }
+                @for u in &updates.results {
+                    (update_card(&ctx, u, authors.get(&u.created_by).map_or("", String::as_str)))
+                }
+                a.more href="/updates" { "All updates →" }
+            }
+        }
+    };
+    Ok(layout(&ctx, "Dashboard", body).into_response())
+}

@@ -1,0 +1,371 @@
+//! `/updates`: announcements, newest first, critical ones standing out; staff and admins post
+//! them; the author or an admin edits and deletes one on its own page.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+use super::dashboard::update_card;
+use super::user_names;
+use crate::domain::activity::Priority;
+use crate::domain::update::{Update, UpdateType};
+use crate::domain::visibility::{is_admin, is_staff};
+use crate::domain::{DomainError, FieldErrors, UpdateId, UserId};
+use crate::http::AppState;
+use crate::http::extract::{PathId, QueryMap};
+use crate::service::updates::{NewUpdate, UpdatePatch, UpdateQuery};
+use crate::ui::components::{
+    csrf_field, empty_state, field, form_error, layout, pager, select, text_input,
+};
+use crate::ui::error::UiError;
+use crate::ui::form::{Fields, UiForm};
+use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+
+fn type_choices() -> Vec<(String, String)> {
+    UpdateType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_string(), t.label().to_string()))
+        .collect()
+}
+
+fn priority_choices() -> Vec<(String, String)> {
+    Priority::ALL
+        .iter()
+        .map(|p| (p.as_str().to_string(), p.label().to_string()))
+        .collect()
+}
+
+struct Values {
+    title: String,
+    content: String,
+    kind: String,
+    priority: String,
+}
+
+impl Values {
+    fn blank() -> Values {
+        Values {
+            title: String::new(),
+            content: String::new(),
+            kind: "announcement".into(),
+            priority: "medium".into(),
+        }
+    }
+    fn of(u: &Update) -> Values {
+        Values {
+            title: u.title.clone(),
+            content: u.content.clone(),
+            kind: u.update_type.as_str().into(),
+            priority: u.priority.as_str().into(),
+        }
+    }
+    fn sent(f: &Fields) -> Values {
+        Values {
+            title: f.text("title"),
+            content: f.text("content"),
+            kind: f.text("type"),
+            priority: f.text("priority"),
+        }
+    }
+}
+
+fn update_form(ctx: &Ctx, action: &str, v: &Values, errors: &FieldErrors, submit: &str) -> Markup {
+    html! {
+        form #update-form .stacked method="post" action=(action) novalidate {
+            (csrf_field(ctx))
+            (field("Title", "title", errors, text_input("title", "text", &v.title, errors, true)))
+            (field("Type", "type", errors, select("type", &type_choices(), &v.kind, None, errors)))
+            (field("Priority", "priority", errors, select("priority", &priority_choices(), &v.priority, None, errors)))
+            (field("Text", "content", errors, html! { textarea #content name="content" rows="5" { (v.content) } }))
+            button.primary type="submit" { (submit) }
+        }
+    }
+}
+
+/// The list; `form` is the posting form and whether it shows open (after a failed post).
+async fn list_body(
+    state: &AppState,
+    ctx: &Ctx,
+    query: &QueryMap,
+    form: Option<(Markup, bool)>,
+) -> Result<Markup, UiError> {
+    let request = query.page().map_err(|_| UiError::not_found())?;
+    let filter = UpdateQuery {
+        update_type: query.get("type").and_then(UpdateType::parse),
+        priority: query.get("priority").and_then(Priority::parse),
+        ..UpdateQuery::default()
+    };
+    let page = state
+        .services
+        .updates
+        .list(&ctx.me, filter, request)
+        .await?;
+    let authors: Vec<UserId> = page.results.iter().map(|u| u.created_by).collect();
+    let names = user_names(state, &ctx.me, authors).await;
+    let none = FieldErrors::new();
+    let params = [
+        ("type", query.get("type").unwrap_or_default().to_string()),
+        (
+            "priority",
+            query.get("priority").unwrap_or_default().to_string(),
+        ),
+    ];
+    Ok(html! {
+        div.page-head { h1 { "Updates" } }
+        @if let Some((form, open)) = form {
+            details.create open[open] {
+                summary.button { "Post an update" }
+                (form)
+            }
+        }
+        form #update-filters .filters method="get" action="/updates" {
+            (field("Type", "type", &none, select("type", &type_choices(), &params[0].1, Some("Any"), &none)))
+            (field("Priority", "priority", &none, select("priority", &priority_choices(), &params[1].1, Some("Any"), &none)))
+            button type="submit" { "Filter" }
+        }
+        ol #updates .updates data-live="updates" {
+            @if page.results.is_empty() { li { (empty_state("No updates.")) } }
+            @for u in &page.results {
+                li {
+                    a.update-link href=(format!("/updates/{}", u.id.0)) aria-label=(format!("Open “{}”", u.title)) {}
+                    (update_card(ctx, u, names.get(&u.created_by).map_or("", String::as_str)))
+                }
+            }
+        }
+        (pager("/updates", &params, request.page, request.page_size, page.count))
+    })
+}
+
+/// `GET /updates`.
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    query: QueryMap,
+) -> Result<Response, UiError> {
+    let form = is_staff(&ctx.me.user).then(|| {
+        (
+            update_form(
+                &ctx,
+                "/updates",
+                &Values::blank(),
+                &FieldErrors::new(),
+                "Post update",
+            ),
+            false,
+        )
+    });
+    let body = list_body(&state, &ctx, &query, form).await?;
+    Ok(layout(&ctx, "Updates", body).into_response())
+}
+
+fn failure(e: DomainError) -> Result<(StatusCode, FieldErrors, Option<String>), UiError> {
+    match e {
+        DomainError::Validation { fields, .. } => Ok((
+            StatusCode::BAD_REQUEST,
+            fields,
+            Some("Some fields need attention.".into()),
+        )),
+        DomainError::Forbidden(m) => Ok((StatusCode::FORBIDDEN, FieldErrors::new(), Some(m))),
+        other => Err(other.into()),
+    }
+}
+
+fn parse_choices(f: &Fields, errors: &mut FieldErrors) -> (Option<UpdateType>, Option<Priority>) {
+    let kind = f.filled("type").and_then(|raw| {
+        let parsed = UpdateType::parse(raw);
+        if parsed.is_none() {
+            errors
+                .entry("type".into())
+                .or_default()
+                .push("must be one of the listed types".into());
+        }
+        parsed
+    });
+    let priority = f.filled("priority").and_then(|raw| {
+        let parsed = Priority::parse(raw);
+        if parsed.is_none() {
+            errors
+                .entry("priority".into())
+                .or_default()
+                .push("must be one of the listed priorities".into());
+        }
+        parsed
+    });
+    (kind, priority)
+}
+
+/// `POST /updates`.
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    query: QueryMap,
+    form: UiForm,
+) -> Result<Response, UiError> {
+    let mut errors = FieldErrors::new();
+    let (update_type, priority) = parse_choices(&form.fields, &mut errors);
+    let result = if errors.is_empty() {
+        let input = NewUpdate {
+            title: form.fields.text("title"),
+            content: form.fields.text("content"),
+            update_type,
+            priority,
+        };
+        state.services.updates.create(&form.me, input).await
+    } else {
+        Err(DomainError::Validation {
+            message: "invalid input".into(),
+            fields: errors,
+        })
+    };
+    match result {
+        Ok(update) => Ok(redirect(
+            &state,
+            "/updates",
+            Some(Flash {
+                kind: FlashKind::Done,
+                message: format!("Posted “{}”.", update.title),
+            }),
+        )),
+        Err(e) => {
+            let (status, errors, message) = failure(e)?;
+            let form_markup = html! {
+                (form_error(message.as_deref()))
+                (update_form(&ctx, "/updates", &Values::sent(&form.fields), &errors, "Post update"))
+            };
+            let body = list_body(&state, &ctx, &query, Some((form_markup, true))).await?;
+            Ok((status, layout(&ctx, "Updates", body)).into_response())
+        }
+    }
+}
+
+fn may_edit(ctx: &Ctx, update: &Update) -> bool {
+    is_admin(&ctx.me.user) || update.created_by == ctx.me.user.id
+}
+
+async fn detail_body(
+    state: &AppState,
+    ctx: &Ctx,
+    update: &Update,
+    values: &Values,
+    errors: &FieldErrors,
+    message: Option<&str>,
+) -> Markup {
+    let names = user_names(state, &ctx.me, vec![update.created_by]).await;
+    let path = format!("/updates/{}", update.id.0);
+    html! {
+        h1 { (update.title) }
+        div #update data-live="updates" { (update_card(ctx, update, names.get(&update.created_by).map_or("", String::as_str))) }
+        @if may_edit(ctx, update) {
+            section.edit {
+                h2 { "Edit" }
+                (form_error(message))
+                (update_form(ctx, &path, values, errors, "Save changes"))
+            }
+            form #delete-update method="post" action=(format!("{path}/delete")) {
+                (csrf_field(ctx))
+                button.danger type="submit" { "Delete update" }
+            }
+        }
+        p { a href="/updates" { "← All updates" } }
+    }
+}
+
+/// `GET /updates/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> Result<Response, UiError> {
+    let update = state.services.updates.get(&ctx.me, UpdateId(id)).await?;
+    let body = detail_body(
+        &state,
+        &ctx,
+        &update,
+        &Values::of(&update),
+        &FieldErrors::new(),
+        None,
+    )
+    .await;
+    Ok(layout(&ctx, &update.title, body).into_response())
+}
+
+/// `POST /updates/{id}`.
+pub async fn edit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    form: UiForm,
+) -> Result<Response, UiError> {
+    let mut errors = FieldErrors::new();
+    let (update_type, priority) = parse_choices(&form.fields, &mut errors);
+    let result = if errors.is_empty() {
+        let patch = UpdatePatch {
+            title: Some(form.fields.text("title")),
+            content: Some(form.fields.text("content")),
+            update_type,
+            priority,
+        };
+        state
+            .services
+            .updates
+            .update(&form.me, UpdateId(id), patch)
+            .await
+    } else {
+        Err(DomainError::Validation {
+            message: "invalid input".into(),
+            fields: errors,
+        })
+    };
+    match result {
+        Ok(update) => Ok(redirect(
+            &state,
+            &format!("/updates/{}", update.id.0),
+            Some(Flash {
+                kind: FlashKind::Done,
+                message: "Saved.".into(),
+            }),
+        )),
+        Err(e) => {
+            let current = state.services.updates.get(&ctx.me, UpdateId(id)).await?;
+            let (status, errors, message) = failure(e)?;
+            let body = detail_body(
+                &state,
+                &ctx,
+                &current,
+                &Values::sent(&form.fields),
+                &errors,
+                message.as_deref(),
+            )
+            .await;
+            Ok((status, layout(&ctx, &current.title, body)).into_response())
+        }
+    }
+}
+
+/// `POST /updates/{id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    form: UiForm,
+) -> Result<Response, UiError> {
+    match state.services.updates.delete(&form.me, UpdateId(id)).await {
+        Ok(()) => Ok(redirect(
+            &state,
+            "/updates",
+            Some(Flash {
+                kind: FlashKind::Done,
+                message: "Deleted.".into(),
+            }),
+        )),
+        Err(DomainError::Forbidden(m)) => Ok(redirect(
+            &state,
+            &format!("/updates/{id}"),
+            Some(Flash {
+                kind: FlashKind::Refused,
+                message: m,
+            }),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
