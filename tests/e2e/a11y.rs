@@ -122,6 +122,7 @@ pub async fn every_page_has_no_serious_axe_violations_light_and_dark(env: &Env) 
     user.goto("/admin/users").await;
     check(&user, "forbidden", 403, &mut problems).await;
     user.goto("/activities/new").await;
+    user.find("form#activity-form").await;
     user.js(
         "document.querySelector('form#activity-form').noValidate = true;",
         vec![],

@@ -93,7 +93,7 @@ pub async fn sign_in_shows_the_dashboard_and_refuses_bad_credentials(env: &Env) 
                logout_action: logout && new URL(logout.action).pathname,
                logout_csrf: !!q('form#logout input[type=hidden][name=_csrf]'),
                live_status: !!q('#live-status'),
-               live_status_hidden: !!q('#live-status') && q('#live-status').offsetParent === null,
+               live_status_hidden: !!q('#live-status') && q('#live-status').getClientRects().length === 0,
              };",
             vec![],
         )

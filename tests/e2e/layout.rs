@@ -21,9 +21,13 @@ const FIT: &str = "
 const problems = [];
 const width = document.documentElement.clientWidth;
 if (document.documentElement.scrollWidth > width + 1) {
+  // The outermost elements that stick out, not counting those inside a scrolling box.
+  const scrolls = (el) => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(el).overflowX);
   const wide = [...document.querySelectorAll('body *')]
     .filter((el) => el.getBoundingClientRect().right > width + 1)
-    .slice(0, 3).map((el) => el.outerHTML.slice(0, 100));
+    .filter((el) => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                        if (scrolls(p)) return false; } return true; })
+    .slice(0, 3).map((el) => el.outerHTML.slice(0, 120));
   problems.push(`page is ${document.documentElement.scrollWidth}px wide in a ${width}px viewport: ${wide.join(' | ')}`);
 }
 if (arguments[0]) {

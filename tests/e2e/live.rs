@@ -9,11 +9,11 @@ use crate::browser::Browser;
 use crate::server::{ADMIN_PASSWORD, Server};
 
 const RECONNECTING: &str = "(() => { const s = document.querySelector('#live-status');
-  return s && s.dataset.state === 'reconnecting' && s.offsetParent !== null
+  return s && s.dataset.state === 'reconnecting' && s.getClientRects().length > 0
          && s.textContent.includes('Reconnecting'); })()";
 
 const CONNECTED: &str = "(() => { const s = document.querySelector('#live-status');
-  return s && s.offsetParent === null; })()";
+  return s && s.getClientRects().length === 0; })()";
 
 fn row(id: u64) -> String {
     format!("document.querySelector('table#activity-table tr[data-activity-id=\"{id}\"]')")
@@ -25,6 +25,11 @@ pub async fn lost_connection_is_shown_and_recovers_with_missed_events(env: &Env)
     let mut server = Server::start().await;
     let admin = Api::login(&server.base, "admin", ADMIN_PASSWORD).await;
     let lena = admin.create_user("lena", "Lena Vogt", "user").await;
+
+    // An empty list shows no table; start from one row.
+    admin
+        .activity(json!({"title": "Walk the line before the shift", "type": "inspection"}))
+        .await;
 
     let b = Browser::open_on(env, &server.base, "lena's browser").await;
     b.goto("/login?next=/activities").await;
