@@ -114,6 +114,9 @@ enum Scenario {
     Audit,
     /// Pages of one user's `--rows` notifications: the first 20 pages, half of them unread only.
     Notifications,
+    /// The web UI as a signed-in `user` (session cookie): the dashboard and the activity
+    /// table page, in turn.
+    Ui,
 }
 
 impl Scenario {
@@ -1087,6 +1090,26 @@ async fn get_one(c: reqwest::Client, base: String, s: Arc<Seeded>, n: u64) -> bo
 }
 
 /// The `login` request: one of the ten bench users signs in.
+/// Signs `user` in to the web UI and returns its session cookie (`nexus_session=…`).
+async fn web_session(base: &str, user: &str, password: &str) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await?;
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("nexus_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+        .with_context(|| format!("signing {user} in to the web UI failed ({})", r.status()))
+}
+
 async fn login_one(c: reqwest::Client, base: String, n: u64) -> bool {
     let body = json!({"username": format!("bench{}", n % 10), "password": USER_PASSWORD});
     ok(c.post(format!("{base}/api/auth/login/"))
@@ -1339,6 +1362,25 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
+            Scenario::Ui => {
+                let cookie = Arc::new(web_session(&base, "bench4", USER_PASSWORD).await?);
+                drive(args.concurrency, duration, move |n| {
+                    let (c, base, cookie) = (c.clone(), base.clone(), cookie.clone());
+                    async move {
+                        let path = if n % 2 == 0 {
+                            "/"
+                        } else {
+                            "/activities?status=in_progress&page_size=50"
+                        };
+                        ok(c.get(format!("{base}{path}"))
+                            .header(reqwest::header::COOKIE, cookie.as_str())
+                            .send()
+                            .await)
+                        .await
+                    }
+                })
+                .await
+            }
         };
         print_row(&scenario.name(), &outcome);
     }
@@ -1381,7 +1423,8 @@ mod tests {
                 "reindex",
                 "chat",
                 "audit",
-                "notifications"
+                "notifications",
+                "ui"
             ]
         );
     }

@@ -23,6 +23,7 @@ mod realtime;
 mod search;
 mod security;
 mod startup;
+mod ui;
 mod updates;
 mod users;
 mod visibility_matrix;
