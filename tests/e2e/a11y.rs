@@ -106,6 +106,7 @@ pub async fn every_page_has_no_serious_axe_violations_light_and_dark(env: &Env) 
         ("users (admin)", "/admin/users".to_string(), 200),
         ("audit log (admin)", "/admin/audit".to_string(), 200),
         ("profile", "/profile".to_string(), 200),
+        ("menu (phone)", "/menu".to_string(), 200),
         ("not found", "/activities/987654321".to_string(), 404),
     ];
     for (what, path, status) in &pages {

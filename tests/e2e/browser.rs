@@ -563,6 +563,15 @@ impl Browser {
         self.fill("form#login [name=username]", username).await;
         self.fill("form#login [name=password]", password).await;
         self.click_to_page("form#login [type=submit]").await;
+        let status = self.status().await;
+        if status >= 400 {
+            let text = self.page_text().await;
+            panic!(
+                "{}: signing in as {username} answered {status}: {}",
+                self.label,
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+        }
     }
 
     /// Signs out through the top bar's `form#logout`, opening the menu that holds it first when
