@@ -31,6 +31,21 @@
   };
   scrollMessages();
 
+  // Recent times also say how long ago ("12 min ago"); the exact time in the plant's zone
+  // stays the text, and the UTC instant is on hover.
+  const relative = () => {
+    const now = Date.now();
+    document.querySelectorAll('time[datetime]').forEach((el) => {
+      const minutes = Math.round((now - Date.parse(el.getAttribute('datetime'))) / 60000);
+      let rel = el.querySelector('.rel');
+      if (!(minutes >= 0 && minutes < 24 * 60)) { if (rel) rel.remove(); return; }
+      if (!rel) { rel = document.createElement('span'); rel.className = 'rel'; el.appendChild(rel); }
+      rel.textContent = minutes < 1 ? ' · just now' : minutes < 60 ? ' · ' + minutes + ' min ago' : ' · ' + Math.floor(minutes / 60) + ' h ago';
+    });
+  };
+  relative();
+  setInterval(relative, 60000);
+
   const say = (message, refused) => {
     if (!flash) return;
     flash.textContent = message;
@@ -90,6 +105,7 @@
         });
         if (atBottom || id === 'messages') scrollMessages();
         wireBoard();
+        relative();
       }
       if (pending.size) schedule();
     } catch (_) {

@@ -131,6 +131,9 @@ pub struct ChangeEntry {
     /// The object as the REST API shows it after the change (its last state for a delete).
     #[serde(default)]
     pub data: serde_json::Value,
+    /// Who made the change, when a person did (absent in entries written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<u64>,
 }
 
 #[cfg(test)]

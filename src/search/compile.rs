@@ -508,6 +508,7 @@ mod tests {
             keys,
             ts: crate::domain::time::now(),
             data,
+            actor: None,
         }
     }
 

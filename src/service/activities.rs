@@ -259,7 +259,7 @@ impl ActivityService {
             updated_at: now,
             version: 1,
         };
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutActivity(activity.clone(), Expect::New));
         self.require_references(&mut changeset, &activity);
         if let Some(assignee) = activity.assigned_to {
@@ -342,6 +342,21 @@ impl ActivityService {
             results,
             request: page,
         })
+    }
+
+    /// An activity's changes still in the change log, newest first, at most `limit`: its
+    /// history, each entry with the activity as it was after that change and who made it.
+    pub async fn history(
+        &self,
+        principal: &Principal,
+        id: ActivityId,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::change::ChangeEntry>, DomainError> {
+        self.get(principal, id).await?;
+        Ok(self
+            .store
+            .object_changes(ObjectKind::Activity, id.0, limit)
+            .await?)
     }
 
     /// Every matching activity id, in order, for a streamed export.
@@ -482,7 +497,7 @@ impl ActivityService {
         new.version = old.version + 1;
         new.updated_at = time::now();
 
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutActivity(
             new.clone(),
             Expect::Version(old.version),
@@ -535,7 +550,7 @@ impl ActivityService {
                 "only admin, staff or its creator may delete this activity".into(),
             ));
         }
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::DeleteActivity(id));
         changeset.push(self.audit.by(
             principal,

@@ -143,7 +143,7 @@ impl ChatService {
             message_type: MessageType::Text,
             created_at: time::now(),
         };
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::AddMessage(message.clone()));
         if let Some(r) = message.receiver_id {
             changeset.push(Write::RequireUser(r, "receiver_id"));
@@ -205,7 +205,7 @@ impl ChatService {
                 "only its sender or an admin may delete a message".into(),
             ));
         }
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::DeleteMessage(id));
         changeset.push(self.audit.by(
             principal,

@@ -183,7 +183,7 @@ impl ProjectService {
             created_at: now,
             updated_at: now,
         };
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutProject(project.clone(), Expect::New, false));
         changeset.push(Write::RequireUser(manager, "manager_id"));
         changeset
@@ -319,7 +319,7 @@ impl ProjectService {
             .copied()
             .filter(|m| !old.team_members.contains(m))
             .collect();
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutProject(new.clone(), Expect::Exists, team_changed));
         changeset.push(Write::RequireUser(new.manager_id, "manager_id"));
         changeset
@@ -341,7 +341,7 @@ impl ProjectService {
                 "only an admin may delete a project".into(),
             ));
         }
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::DeleteProject(id));
         changeset.push(self.audit.by(
             principal,
@@ -388,7 +388,7 @@ impl ProjectService {
             let mut new = project.clone();
             new.team_members.push(user);
             new.updated_at = time::now();
-            let mut changeset = Changeset::new();
+            let mut changeset = Changeset::by(principal.user.id);
             changeset.push(Write::PutProject(new.clone(), Expect::Exists, true));
             changeset.push(Write::RequireUser(user, "user_id"));
             changeset
@@ -416,7 +416,7 @@ impl ProjectService {
             let mut new = project.clone();
             new.team_members.retain(|m| *m != user);
             new.updated_at = time::now();
-            let mut changeset = Changeset::new();
+            let mut changeset = Changeset::by(principal.user.id);
             changeset.push(Write::PutProject(new, Expect::Exists, true));
             changeset.push(self.audit.by(
                 principal,

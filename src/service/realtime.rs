@@ -478,6 +478,7 @@ mod tests {
             },
             ts: crate::domain::time::now(),
             data: serde_json::json!({"id": 7, "title": "pump"}),
+            actor: None,
         }))
     }
 

@@ -155,7 +155,13 @@ mod tests {
     };
 
     async fn commit(store: &RedbStore, writes: Vec<Write>) {
-        store.apply(Changeset { writes }).await.unwrap();
+        store
+            .apply(Changeset {
+                writes,
+                actor: None,
+            })
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

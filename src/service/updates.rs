@@ -120,7 +120,7 @@ impl UpdateService {
             created_at: now,
             updated_at: now,
         };
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutUpdate(update.clone(), Expect::New));
         if update.priority >= Priority::High {
             let everyone = self
@@ -228,7 +228,7 @@ impl UpdateService {
             return Ok(old);
         }
         new.updated_at = time::now();
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutUpdate(new.clone(), Expect::Exists));
         self.apply(changeset).await?;
         Ok(new)
@@ -238,7 +238,7 @@ impl UpdateService {
     pub async fn delete(&self, principal: &Principal, id: UpdateId) -> Result<(), DomainError> {
         let old = self.get(principal, id).await?;
         Self::may_change(principal, &old)?;
-        let mut changeset = Changeset::new();
+        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::DeleteUpdate(id));
         changeset.push(self.audit.by(
             principal,

@@ -12,6 +12,13 @@ pub trait ChangeLog: Send + Sync {
     /// Entries with `seq > after`, oldest first, at most `limit`.
     async fn changes_after(&self, after: u64, limit: usize)
     -> Result<Vec<ChangeEntry>, StoreError>;
+    /// One object's entries still in the log, newest first, at most `limit`: its history.
+    async fn object_changes(
+        &self,
+        kind: ObjectKind,
+        id: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError>;
     /// The newest committed `seq` (0 when the log is empty).
     async fn last_seq(&self) -> Result<u64, StoreError>;
     /// The oldest `seq` still in the log, if any.

@@ -94,12 +94,22 @@ pub enum Write {
 pub struct Changeset {
     /// In order.
     pub writes: Vec<Write>,
+    /// The person making the change, recorded in its change-log entries (an object's history).
+    pub actor: Option<UserId>,
 }
 
 impl Changeset {
     /// An empty changeset.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty changeset of changes made by `actor`.
+    pub fn by(actor: UserId) -> Self {
+        Self {
+            writes: Vec::new(),
+            actor: Some(actor),
+        }
     }
 
     /// Adds a write.

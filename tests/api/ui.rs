@@ -268,17 +268,18 @@ async fn sign_in_is_rate_limited_per_address_like_the_api() {
         c.auth.rate_limit_burst = 2;
     })
     .await;
-    let mut browser = Browser::new(&app);
-    let mut statuses = Vec::new();
-    for _ in 0..4 {
-        let r = browser
-            .post_form(
-                "/login",
-                &[("username", "nobody"), ("password", "whatever-123")],
-            )
-            .await;
-        statuses.push(r.status());
-    }
+    // Sent together, so the limiter sees them before any password is hashed.
+    let attempts = (0..6).map(|_| {
+        app.client
+            .post(app.url("/login"))
+            .form(&[("username", "nobody"), ("password", "whatever-123")])
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("request").status())
+        .collect();
     assert!(
         statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
@@ -963,4 +964,52 @@ async fn the_session_cookie_opens_the_event_stream_and_the_websocket() {
         }
         other => panic!("expected a 4401 close, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_activitys_page_shows_who_changed_what_and_when() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (worker, token) = app.user_with_token("wanda", "user").await;
+    let activity = created(
+        &app,
+        "/api/activities/",
+        &admin,
+        json!({"title": "Swap the filter", "assigned_to": worker["id"]}),
+    )
+    .await;
+    let path = format!("/api/activities/{}/", activity["id"]);
+    let r = app
+        .patch(
+            &path,
+            &token,
+            &json!({"status": "in_progress", "priority": "high"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut browser = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, body) = browser
+        .page(&format!("/activities/{}", activity["id"]))
+        .await;
+    let history = between(
+        &body,
+        r#"<ol class="timeline" id="history">"#,
+        "</ol></article>",
+    );
+    assert!(
+        history.contains("<strong>wanda</strong> changed"),
+        "{history}"
+    );
+    assert!(
+        history.contains("Status: Planned → In progress"),
+        "{history}"
+    );
+    assert!(history.contains("Priority: Medium → High"), "{history}");
+    assert!(
+        history.contains("<strong>Administrator</strong> created it"),
+        "{history}"
+    );
+    let newest = history.find("wanda").unwrap_or(usize::MAX);
+    let oldest = history.find("created it").unwrap_or(0);
+    assert!(newest < oldest, "newest first: {history}");
 }

@@ -236,3 +236,94 @@ async fn compaction_removes_at_most_max_per_call_oldest_first() {
     let seen: BTreeSet<u64> = seqs(&whole_log(store.as_ref()).await).into_iter().collect();
     assert_eq!(seen, BTreeSet::from([last, last + 1]));
 }
+
+#[tokio::test]
+async fn an_objects_history_is_its_entries_newest_first_with_who_made_them() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await;
+    let mut a = activity(store.as_ref(), alice.id);
+    let other = activity(store.as_ref(), alice.id);
+    let by_alice = |writes: Vec<Write>| nexus::store::Changeset {
+        writes,
+        actor: Some(alice.id),
+    };
+    store
+        .apply(by_alice(vec![
+            Write::PutActivity(a.clone(), Expect::New),
+            Write::PutActivity(other.clone(), Expect::New),
+        ]))
+        .await
+        .unwrap();
+    for title in ["second", "third"] {
+        a.title = title.into();
+        a.version += 1;
+        store
+            .apply(by_alice(vec![Write::PutActivity(
+                a.clone(),
+                Expect::Version(a.version - 1),
+            )]))
+            .await
+            .unwrap();
+    }
+    commit(store.as_ref(), vec![Write::DeleteActivity(other.id)]).await;
+
+    let history = store
+        .object_changes(nexus::domain::change::ObjectKind::Activity, a.id.0, 10)
+        .await
+        .unwrap();
+    let titles: Vec<String> = history
+        .iter()
+        .map(|e| e.data["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(titles, ["third", "second", &format!("Activity {}", a.id.0)]);
+    assert!(
+        history.iter().all(|e| e.id == a.id.0),
+        "only its own entries"
+    );
+    assert!(
+        history.windows(2).all(|w| w[0].seq > w[1].seq),
+        "newest first"
+    );
+    assert!(history.iter().all(|e| e.actor == Some(alice.id.0)));
+    let limited = store
+        .object_changes(nexus::domain::change::ObjectKind::Activity, a.id.0, 1)
+        .await
+        .unwrap();
+    assert_eq!(limited, history[..1]);
+    let gone = store
+        .object_changes(nexus::domain::change::ObjectKind::Activity, other.id.0, 10)
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 2, "created and deleted");
+    assert_eq!(
+        gone[0].actor, None,
+        "a changeset without an actor records none"
+    );
+    assert!(
+        store
+            .object_changes(nexus::domain::change::ObjectKind::Project, a.id.0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another kind with the same id has its own history"
+    );
+
+    // Compaction takes history with it.
+    let last = store.last_seq().await.unwrap();
+    store
+        .compact_changes(1, at(86_400), u64::MAX, usize::MAX)
+        .await
+        .unwrap();
+    let left = store
+        .object_changes(nexus::domain::change::ObjectKind::Activity, other.id.0, 10)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&left), [last], "only the newest entry stays");
+    assert!(
+        store
+            .object_changes(nexus::domain::change::ObjectKind::Activity, a.id.0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -42,7 +42,12 @@ pub async fn backend() -> (Arc<dyn Store>, Guard) {
 
 /// Applies `writes` as one changeset.
 pub async fn apply(store: &dyn Store, writes: Vec<Write>) -> Result<Vec<ChangeEntry>, StoreError> {
-    store.apply(Changeset { writes }).await
+    store
+        .apply(Changeset {
+            writes,
+            actor: None,
+        })
+        .await
 }
 
 /// Applies `writes` as one changeset, which must commit.

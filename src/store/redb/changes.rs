@@ -68,14 +68,42 @@ impl ChangeLog for RedbStore {
                 if entry.ts >= keep_since {
                     break;
                 }
-                doomed.push(key.value());
+                doomed.push((key.value(), entry.kind, entry.id));
             }
-            for seq in &doomed {
+            let mut by_object = batch
+                .txn()
+                .open_table(CHANGES_BY_OBJECT)
+                .map_err(storage_err)?;
+            for (seq, kind, id) in &doomed {
                 table.remove(*seq).map_err(storage_err)?;
+                by_object
+                    .remove((kind.as_str(), *id, *seq))
+                    .map_err(storage_err)?;
             }
             Ok(doomed.len())
         })
         .await
+    }
+
+    async fn object_changes(
+        &self,
+        kind: ObjectKind,
+        id: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(CHANGES_BY_OBJECT).map_err(storage_err)?;
+        let changes = txn.open_table(CHANGES).map_err(storage_err)?;
+        let mut out = Vec::new();
+        let range = (kind.as_str(), id, 0)..=(kind.as_str(), id, u64::MAX);
+        for row in index.range(range).map_err(storage_err)?.rev().take(limit) {
+            let (key, _) = row.map_err(storage_err)?;
+            let (_, _, seq) = key.value();
+            if let Some(value) = changes.get(seq).map_err(storage_err)? {
+                out.push(decode(value.value())?);
+            }
+        }
+        Ok(out)
     }
 
     async fn last_seq(&self) -> Result<u64, StoreError> {
@@ -149,7 +177,24 @@ where
             keys: object.visibility_keys(),
             ts: crate::domain::time::now(),
             data: serde_json::to_value(&object).map_err(|e| StoreError::Backend(e.to_string()))?,
+            actor: None,
         });
     }
     Ok(out)
+}
+
+/// Indexes the change log by object, once, for a log written before the index existed.
+pub(super) fn backfill_changes_by_object(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    backfill_once(
+        txn,
+        "indexed.changes_by_object",
+        CHANGES,
+        |entry: &ChangeEntry| {
+            txn.open_table(CHANGES_BY_OBJECT)
+                .map_err(storage_err)?
+                .insert((entry.kind.as_str(), entry.id, entry.seq), ())
+                .map_err(storage_err)?;
+            Ok(())
+        },
+    )
 }

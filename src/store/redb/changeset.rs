@@ -202,6 +202,7 @@ impl ChangesetStore for RedbStore {
                 check(batch.txn(), write)?;
             }
             let first = batch.recorded();
+            batch.set_actor(changeset.actor.map(|a| a.0));
             for write in &changeset.writes {
                 // Every precondition held, so a failure here is the storage's: the batch must
                 // not commit half of this changeset.

@@ -263,6 +263,7 @@ fn migrate(db: &Database, data_dir: &Path, quick_repair: bool) -> Result<(), Mig
     }
     create_tables(&txn)?;
     chat::backfill_chat(&txn)?;
+    changes::backfill_changes_by_object(&txn)?;
     audit::backfill_audit(&txn).and_then(|()| updates::backfill_notifications(&txn))?;
     txn.open_table(META)
         .map_err(storage_err)?
@@ -282,6 +283,7 @@ fn migration_step(_txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreE
 fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(META).map_err(storage_err)?;
     txn.open_table(CHANGES).map_err(storage_err)?;
+    txn.open_table(CHANGES_BY_OBJECT).map_err(storage_err)?;
     txn.open_table(USERS).map_err(storage_err)?;
     txn.open_table(USERS_BY_USERNAME).map_err(storage_err)?;
     txn.open_table(USERS_BY_EMAIL).map_err(storage_err)?;

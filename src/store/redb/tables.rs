@@ -14,6 +14,9 @@ use crate::store::StoreError;
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// The change log: seq → `ChangeEntry`.
 pub const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+/// (kind, object id, seq) of every change-log entry: one object's history.
+pub const CHANGES_BY_OBJECT: TableDefinition<(&str, u64, u64), ()> =
+    TableDefinition::new("changes_by_object");
 /// Users by id.
 pub const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
 /// Lower-cased username → user id.

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::OpenOptions;
 use super::disk::DiskGuard;
 use super::storage_err;
-use super::tables::{CHANGES, put_json};
+use super::tables::{CHANGES, CHANGES_BY_OBJECT, put_json};
 use crate::domain::change::{ChangeEntry, ChangeOp, ObjectKind, VisibilityKeys};
 use crate::domain::time;
 use crate::domain::visibility::Visible;
@@ -29,12 +29,19 @@ pub struct Batch<'a> {
     txn: &'a WriteTransaction,
     changes: &'a mut Vec<ChangeEntry>,
     next_seq: &'a mut u64,
+    /// Who the changes being recorded are by.
+    actor: Option<u64>,
 }
 
 impl<'a> Batch<'a> {
     /// The batch's write transaction.
     pub fn txn(&self) -> &'a WriteTransaction {
         self.txn
+    }
+
+    /// Records the changes that follow as made by `actor`.
+    pub fn set_actor(&mut self, actor: Option<u64>) {
+        self.actor = actor;
     }
 
     /// Appends a change-log entry for a changed object, in this transaction; returns its seq.
@@ -54,9 +61,15 @@ impl<'a> Batch<'a> {
             keys,
             ts: time::now(),
             data: serde_json::to_value(data).map_err(|e| StoreError::Backend(e.to_string()))?,
+            actor: self.actor,
         };
         let mut table = self.txn.open_table(CHANGES).map_err(storage_err)?;
         put_json(&mut table, entry.seq, &entry)?;
+        self.txn
+            .open_table(CHANGES_BY_OBJECT)
+            .map_err(storage_err)?
+            .insert((kind.as_str(), id, entry.seq), ())
+            .map_err(storage_err)?;
         *self.next_seq += 1;
         let seq = entry.seq;
         self.changes.push(entry);
@@ -303,6 +316,7 @@ fn commit_batch(
             txn: &txn,
             changes: &mut changes,
             next_seq: &mut seq,
+            actor: None,
         };
         match catch_unwind(AssertUnwindSafe(|| job(Ok(&mut batch)))) {
             Ok((completion, failure)) => {

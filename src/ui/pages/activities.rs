@@ -466,9 +466,18 @@ async fn detail_page(
     errors: &FieldErrors,
     message: Option<&str>,
 ) -> Markup {
+    let history = state
+        .services
+        .activities
+        .history(&ctx.me, activity.id, HISTORY)
+        .await
+        .unwrap_or_default();
+    let steps: Vec<Step> = history_steps(&history);
     let ids: Vec<UserId> = [Some(activity.created_by), activity.assigned_to]
         .into_iter()
         .flatten()
+        .chain(history.iter().filter_map(|e| e.actor.map(UserId)))
+        .chain(steps.iter().flat_map(|s| s.people()))
         .collect();
     let people = user_names(state, &ctx.me, ids).await;
     let project = match activity.project_id {
@@ -506,9 +515,23 @@ async fn detail_page(
             }
             h2 { "History" }
             ol #history .timeline {
-                li { "Created by " (people.get(&activity.created_by).map_or("", String::as_str)) ", " (when(&ctx.plant, activity.created_at)) }
-                @if activity.version > 1 {
-                    li { "Changed " (activity.version - 1) " time" @if activity.version > 2 { "s" } "; last " (when(&ctx.plant, activity.updated_at)) }
+                @for step in &steps {
+                    li {
+                        strong { (step.actor.and_then(|a| people.get(&UserId(a))).map_or("Someone", String::as_str)) }
+                        " "
+                        @if step.created { "created it" } @else if step.changes.is_empty() { "changed it" } @else { "changed" }
+                        ", " (when(&ctx.plant, step.at))
+                        @if !step.changes.is_empty() {
+                            ul.changes {
+                                @for change in &step.changes {
+                                    li { (change.field) ": " (change.from.show(&ctx.plant, &people)) " → " (change.to.show(&ctx.plant, &people)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if steps.last().is_none_or(|s| !s.created) {
+                    li { strong { (people.get(&activity.created_by).map_or("", String::as_str)) } " created it, " (when(&ctx.plant, activity.created_at)) }
                 }
             }
         }
@@ -724,4 +747,131 @@ pub async fn delete(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Changes shown in an activity's history, newest first.
+const HISTORY: usize = 30;
+
+/// One entry of an activity's history: who, when, and which fields went from what to what.
+struct Step {
+    actor: Option<u64>,
+    at: time::OffsetDateTime,
+    created: bool,
+    changes: Vec<FieldChange>,
+}
+
+impl Step {
+    fn people(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.changes
+            .iter()
+            .flat_map(|c| [&c.from, &c.to])
+            .filter_map(|v| match v {
+                Shown::User(u) => Some(UserId(*u)),
+                _ => None,
+            })
+    }
+}
+
+struct FieldChange {
+    field: &'static str,
+    from: Shown,
+    to: Shown,
+}
+
+/// A field's value as the history shows it.
+enum Shown {
+    Nothing,
+    Text(String),
+    User(u64),
+    Time(time::OffsetDateTime),
+}
+
+impl Shown {
+    fn show(&self, plant: &crate::ui::session::Plant, people: &HashMap<UserId, String>) -> String {
+        match self {
+            Shown::Nothing => "none".into(),
+            Shown::Text(t) => t.clone(),
+            Shown::User(u) => people
+                .get(&UserId(*u))
+                .cloned()
+                .unwrap_or_else(|| format!("#{u}")),
+            Shown::Time(t) => crate::ui::components::local_text(plant, *t),
+        }
+    }
+}
+
+/// The fields a person reads in a history, how each is shown, from the REST form of an activity.
+fn shown(field: &str, value: &serde_json::Value) -> Shown {
+    use serde_json::Value;
+    match (field, value) {
+        (_, Value::Null) => Shown::Nothing,
+        ("assigned_to", Value::Number(n)) => n.as_u64().map_or(Shown::Nothing, Shown::User),
+        ("start_time" | "end_time", Value::String(s)) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_or_else(|_| Shown::Text(s.clone()), Shown::Time)
+        }
+        ("status", Value::String(s)) => Shown::Text(
+            ActivityStatus::parse(s)
+                .map_or(s.as_str(), |v| v.label())
+                .into(),
+        ),
+        ("priority", Value::String(s)) => {
+            Shown::Text(Priority::parse(s).map_or(s.as_str(), |v| v.label()).into())
+        }
+        ("type", Value::String(s)) => Shown::Text(
+            ActivityType::parse(s)
+                .map_or(s.as_str(), |v| v.label())
+                .into(),
+        ),
+        ("description", Value::String(s)) => {
+            Shown::Text(format!("{} characters", s.chars().count()))
+        }
+        (_, Value::String(s)) => Shown::Text(s.clone()),
+        (_, other) => Shown::Text(other.to_string()),
+    }
+}
+
+const TRACKED: [(&str, &str); 9] = [
+    ("status", "Status"),
+    ("title", "Title"),
+    ("priority", "Priority"),
+    ("type", "Type"),
+    ("assigned_to", "Assignee"),
+    ("project_id", "Project"),
+    ("start_time", "Start"),
+    ("end_time", "End"),
+    ("description", "Description"),
+];
+
+/// Each change-log entry (newest first) compared with the one before it.
+fn history_steps(entries: &[crate::domain::change::ChangeEntry]) -> Vec<Step> {
+    use crate::domain::change::ChangeOp;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let created = entry.op == ChangeOp::Created;
+            let changes = match entries.get(i + 1) {
+                Some(before) if !created => TRACKED
+                    .iter()
+                    .filter(|(key, _)| before.data.get(key) != entry.data.get(key))
+                    .map(|(key, label)| FieldChange {
+                        field: label,
+                        from: shown(
+                            key,
+                            before.data.get(key).unwrap_or(&serde_json::Value::Null),
+                        ),
+                        to: shown(key, entry.data.get(key).unwrap_or(&serde_json::Value::Null)),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Step {
+                actor: entry.actor,
+                at: entry.ts,
+                created,
+                changes,
+            }
+        })
+        .collect()
 }
