@@ -46,6 +46,32 @@
   relative();
   setInterval(relative, 60000);
 
+  // Chat: scrolling to the top of a conversation loads the older messages in place (the
+  // "Older messages" link does the same without script).
+  let loadingOlder = false;
+  document.addEventListener('scroll', async (e) => {
+    const list = e.target;
+    if (loadingOlder || !list.id || list.id !== 'messages' || list.scrollTop > 20) return;
+    const older = document.getElementById('older');
+    if (!older) return;
+    loadingOlder = true;
+    try {
+      const response = await fetch(older.href, { credentials: 'same-origin' });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const items = doc.querySelectorAll('#messages > li.message');
+      const height = list.scrollHeight;
+      const first = list.firstElementChild;
+      items.forEach((item) => list.insertBefore(document.importNode(item, true), first));
+      list.scrollTop = list.scrollHeight - height;
+      const next = doc.getElementById('older');
+      if (next) older.href = next.href; else older.remove();
+      relative();
+    } finally {
+      loadingOlder = false;
+    }
+  }, true);
+
   const say = (message, refused) => {
     if (!flash) return;
     flash.textContent = message;
@@ -76,6 +102,32 @@
     });
     return seen;
   };
+  // A conversation keeps what is shown (older pages loaded by scrolling too): new messages
+  // are added at the bottom, deleted ones taken out, and the view follows only a reader who
+  // was already at the bottom.
+  function mergeMessages(list, fresh, before) {
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const freshIds = new Set();
+    let oldestFresh = Infinity;
+    fresh.querySelectorAll('li.message').forEach((item) => {
+      const key = item.dataset.messageId;
+      freshIds.add(key);
+      oldestFresh = Math.min(oldestFresh, Number(key));
+      if (!before.has(key)) {
+        item.classList.add('flash-new');
+        list.appendChild(document.importNode(item, true));
+      }
+    });
+    list.querySelectorAll('li.message').forEach((item) => {
+      const key = item.dataset.messageId;
+      if (Number(key) >= oldestFresh && !freshIds.has(key)) item.remove();
+    });
+    const empty = list.querySelector('li.empty');
+    if (empty && freshIds.size) empty.remove();
+    relative();
+    if (atBottom) scrollMessages();
+  }
+
   async function refresh() {
     timer = null;
     if (refreshing) { schedule(); return; }
@@ -97,13 +149,15 @@
           continue;
         }
         const before = versions(old);
-        const atBottom = id === 'messages' && old.scrollHeight - old.scrollTop - old.clientHeight < 40;
+        if (id === 'messages') {
+          mergeMessages(old, fresh, before);
+          continue;
+        }
         old.replaceWith(fresh);
         fresh.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id]').forEach((el) => {
           const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId;
           if (!before.has(key) || before.get(key) !== (el.dataset.version || '')) el.classList.add('flash-new');
         });
-        if (atBottom || id === 'messages') scrollMessages();
         wireBoard();
         relative();
       }

@@ -34,7 +34,7 @@ pub async fn created_through_the_form_appears_live_for_another_user(env: &Env) {
     b.sign_in(&bruno.name, &bruno.password).await;
 
     b.goto("/activities").await;
-    b.find("table#activity-table").await;
+    b.find("#activity-list").await;
     let unread_before = b.number("#unread-count").await;
     b.mark().await;
 

@@ -170,7 +170,7 @@ pub async fn private_page_without_a_session_signs_in_then_returns(env: &Env) {
     );
     b.sign_in(&pia.name, new_password).await;
     assert_eq!(b.path().await, "/activities?priority=high");
-    b.find("table#activity-table").await;
+    b.find("#activity-list").await;
 
     // Deleting the cookie is a session that is simply gone.
     b.client()

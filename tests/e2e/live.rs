@@ -34,7 +34,7 @@ pub async fn lost_connection_is_shown_and_recovers_with_missed_events(env: &Env)
     let b = Browser::open_on(env, &server.base, "lena's browser").await;
     b.goto("/login?next=/activities").await;
     b.sign_in(&lena.name, &lena.password).await;
-    b.find("table#activity-table").await;
+    b.find("#activity-list").await;
     b.mark().await;
 
     // Proves the stream is up before it is cut.
