@@ -1013,3 +1013,34 @@ async fn an_activitys_page_shows_who_changed_what_and_when() {
     let oldest = history.find("created it").unwrap_or(0);
     assert!(newest < oldest, "newest first: {history}");
 }
+
+#[tokio::test]
+async fn a_session_in_use_renews_itself() {
+    let app = crate::common::spawn_app_with(|c| c.ui.session_idle_secs = 60).await;
+    let mut browser = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let first = browser.cookie.clone();
+    let r = browser.get("/").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        browser.cookie, first,
+        "a fresh cookie is not renewed on every request"
+    );
+    // Past a quarter of its 60 s life, the next page renews it.
+    tokio::time::sleep(std::time::Duration::from_secs(16)).await;
+    let r = browser.get("/").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let renewed = r
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("nexus_session="))
+        .expect("a renewed cookie")
+        .to_string();
+    assert!(
+        renewed.contains("Max-Age=60") && renewed.contains("HttpOnly"),
+        "{renewed}"
+    );
+    assert_ne!(browser.cookie, first);
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+}
