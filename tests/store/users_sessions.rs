@@ -416,3 +416,20 @@ async fn deactivating_a_user_ends_all_their_sessions() {
     }
     assert!(store.session_with_user(bobs.id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn users_by_ids_reads_the_existing_ones_and_skips_the_rest() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await;
+    let bob = user(store.as_ref(), "bob", Role::Staff).await;
+    let mut found: Vec<UserId> = store
+        .users_by_ids(&[bob.id, UserId(bob.id.0 + 100), alice.id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    found.sort();
+    assert_eq!(found, vec![alice.id, bob.id]);
+    assert!(store.users_by_ids(&[]).await.unwrap().is_empty());
+}

@@ -1,0 +1,146 @@
+//! `POST /graphql` (queries and mutations), `GET /graphql` (the in-browser IDE) and its
+//! assets; `/graphql/ws` is in `ws`.
+
+use std::net::IpAddr;
+
+use async_graphql::ErrorExtensionValues;
+use async_graphql_axum::GraphQLResponse;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+
+use super::error::{extend, finish};
+use super::{NexusSchema, schema, with_caller, ws};
+use crate::domain::DomainError;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{ClientIp, bearer_token};
+use crate::service::Principal;
+
+/// The routes under `/graphql`, with their own schema.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(ide_page).post(execute))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphql/ide.js", get(ide_script))
+        .route("/graphql/ide.css", get(ide_style))
+        .layer(Extension(schema()))
+}
+
+/// Who is calling: the signed-in user of `Authorization: Bearer <access token>`, held to the
+/// per-user API rate as every REST call is. The one place a GraphQL request is authenticated.
+pub(crate) async fn who_is_calling(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Principal, DomainError> {
+    let token = bearer_token(headers).ok_or_else(|| {
+        DomainError::Unauthenticated(
+            "authentication required: send Authorization: Bearer <access token>".into(),
+        )
+    })?;
+    let principal = state
+        .services
+        .auth
+        .authenticate(token, ip.map(|ip| ip.to_string()))
+        .await?;
+    state
+        .api_limit
+        .check(&principal.user.id.0)
+        .map_err(|retry_after| DomainError::RateLimited { retry_after })?;
+    Ok(principal)
+}
+
+/// An error before anything executed, with the status REST would give it, in GraphQL's
+/// shape: `{"errors": [{"message", "extensions": {"code", ...}}]}`.
+pub(crate) fn refused(api: ApiError) -> Response {
+    let mut extensions = ErrorExtensionValues::default();
+    extend(&mut extensions, &api);
+    let mut error = async_graphql::ServerError::new(api.message(), None);
+    error.extensions = Some(extensions);
+    let mut response =
+        (api.status(), Json(serde_json::json!({ "errors": [error] }))).into_response();
+    if let Some(secs) = api.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Runs one query or mutation: `{"query", "variables"?, "operationName"?, "extensions"?}`.
+/// A batch (a JSON array) is refused, so every operation counts against the rate limit.
+async fn execute(
+    State(state): State<AppState>,
+    Extension(schema): Extension<NexusSchema>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if !is_json(&headers) {
+        return refused(ApiError::unsupported_media_type());
+    }
+    let principal = match who_is_calling(&state, &headers, Some(ip)).await {
+        Ok(p) => p,
+        Err(e) => return refused(e.into()),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused(rejection.into()),
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return refused(ApiError::bad_request(format!(
+                "the body must be a JSON object {{\"query\", \"variables\", \"operationName\"}}: {e}"
+            )));
+        }
+    };
+    let request = with_caller(request, &state.services, principal);
+    let response = finish(schema.execute(request).await);
+    let mut response = GraphQLResponse::from(response).into_response();
+    // Every JSON answer of the API is `application/json` (API.md §General).
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The IDE: a page, a script and a style sheet, all from this server (the CSP allows nothing
+/// else).
+async fn ide_page() -> Response {
+    asset(include_str!("ide/index.html"), "text/html; charset=utf-8")
+}
+
+async fn ide_script() -> Response {
+    asset(include_str!("ide/ide.js"), "text/javascript; charset=utf-8")
+}
+
+async fn ide_style() -> Response {
+    asset(include_str!("ide/ide.css"), "text/css; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
