@@ -79,6 +79,14 @@ enum End {
     Gone,
 }
 
+/// How the connection closes when a live session ends for `why`.
+fn ended(why: Ended) -> End {
+    match why {
+        Ended::Unauthenticated => End::Close(CLOSE_UNAUTHENTICATED, "invalid or expired token"),
+        Ended::GoingAway => End::Close(1001, "server shutting down"),
+    }
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
@@ -232,18 +240,21 @@ async fn run(
                     }
                     vec![message]
                 }
-                // Completed by the server: said once, unless the client completed it first
-                // or it failed.
-                None => match handles.remove(&id) {
-                    Some(_) => vec![text(json!({"type": "complete", "id": id}))],
-                    None => Vec::new(),
-                },
+                None => {
+                    // A subscription ends early when its session did: the connection ends too.
+                    if let Some(why) = *end_rx.borrow() {
+                        break ended(why);
+                    }
+                    // Completed by the server: said once, unless the client completed it
+                    // first or it failed.
+                    match handles.remove(&id) {
+                        Some(_) => vec![text(json!({"type": "complete", "id": id}))],
+                        None => Vec::new(),
+                    }
+                }
             },
             changed = end_rx.changed() => match (changed, *end_rx.borrow()) {
-                (Ok(()), Some(Ended::Unauthenticated)) => {
-                    break End::Close(CLOSE_UNAUTHENTICATED, "invalid or expired token")
-                }
-                (Ok(()), Some(Ended::GoingAway)) => break End::Close(1001, "server shutting down"),
+                (Ok(()), Some(why)) => break ended(why),
                 _ => Vec::new(),
             },
             _ = recheck.tick() => {
