@@ -4,7 +4,7 @@
 //! (`loaders`), one store read per relation and batch; `limits` bounds what one request may ask
 //! for; `ws` carries subscriptions (fed by `RealtimeService`) over `graphql-transport-ws`.
 
-mod error;
+pub(crate) mod error;
 mod http;
 mod limits;
 mod loaders;

@@ -134,9 +134,17 @@ impl ChangesetStore for Counting {
     }
 }
 
-/// The store calls one query makes, for a caller who sees `rows` activities, each assigned to
-/// one of ten users and in one of ten projects.
-async fn calls_for_a_page(rows: usize) -> Vec<&'static str> {
+/// Services over a counting store in a temporary directory, with a `user` caller who sees
+/// `rows` activities, each assigned to one of ten users and in one of ten projects.
+struct Seeded {
+    services: Services,
+    principal: Principal,
+    counting: Arc<Counting>,
+    inner: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn seeded(rows: usize) -> Seeded {
     let dir = tempfile::tempdir().expect("temp dir");
     let bus = EventBus::new();
     let redb = crate::store::redb::RedbStore::open(dir.path(), bus.clone()).expect("store");
@@ -223,6 +231,24 @@ async fn calls_for_a_page(rows: usize) -> Vec<&'static str> {
         session_id: SessionId(1),
         ip: None,
     };
+    Seeded {
+        services,
+        principal,
+        counting,
+        inner,
+        _dir: dir,
+    }
+}
+
+/// The store calls one page of `rows` activities with nested relations makes.
+async fn calls_for_a_page(rows: usize) -> Vec<&'static str> {
+    let Seeded {
+        services,
+        principal,
+        counting,
+        inner,
+        _dir,
+    } = seeded(rows).await;
     let query = format!(
         "{{ activities(pageSize: {rows}) {{ count results {{ title \
          assignee {{ username }} project {{ name manager {{ username }} }} }} }} }}"
@@ -257,4 +283,192 @@ async fn a_page_of_activities_with_nested_relations_reads_the_store_a_bounded_nu
         small_sorted, large_sorted,
         "the same calls for 20 rows as for 200"
     );
+}
+
+mod arbitrary {
+    //! Arbitrary queries and mutations against the schema: none panics, and every error is
+    //! one of the API's codes, never `internal`.
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as Cases, RngAlgorithm, TestRng, TestRunner};
+
+    use super::seeded;
+    use crate::graphql::error::finish;
+    use crate::graphql::{schema, with_caller};
+
+    const CODES: [&str; 6] = [
+        "bad_request",
+        "validation_error",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "unavailable",
+    ];
+
+    /// The leaves and relations (name, arguments' kind, type) of each object type.
+    fn fields(
+        ty: &str,
+    ) -> (
+        &'static [&'static str],
+        &'static [(&'static str, &'static str, &'static str)],
+    ) {
+        match ty {
+            "Query" => (
+                &["__typename"],
+                &[
+                    ("me", "", "User"),
+                    ("activities", "page", "ActivityPage"),
+                    ("projects", "page", "ProjectPage"),
+                    ("users", "page", "UserPage"),
+                    ("updates", "page", "UpdatePage"),
+                    ("activity", "id", "Activity"),
+                    ("project", "id", "Project"),
+                    ("user", "id", "User"),
+                ],
+            ),
+            "ActivityPage" => (&["count"], &[("results", "", "Activity")]),
+            "ProjectPage" => (&["count"], &[("results", "", "Project")]),
+            "UserPage" => (&["count"], &[("results", "", "User")]),
+            "UpdatePage" => (&["count"], &[("results", "", "Update")]),
+            "Activity" => (
+                &[
+                    "id",
+                    "title",
+                    "status",
+                    "type",
+                    "version",
+                    "startTime",
+                    "assignedTo",
+                    "projectId",
+                ],
+                &[("assignee", "", "User"), ("project", "", "Project")],
+            ),
+            "Project" => (
+                &["id", "name", "status", "teamMembers", "startDate"],
+                &[
+                    ("manager", "", "User"),
+                    ("team", "", "User"),
+                    ("activities", "page", "ActivityPage"),
+                ],
+            ),
+            "User" => (
+                &["id", "username", "email", "role", "isActive"],
+                &[("activities", "page", "ActivityPage")],
+            ),
+            _ => (
+                &["id", "title", "type", "priority"],
+                &[("author", "", "User")],
+            ),
+        }
+    }
+
+    fn args(kind: &str) -> BoxedStrategy<String> {
+        match kind {
+            "id" => prop_oneof![
+                (1u32..40).prop_map(|n| format!("(id: {n})")),
+                any::<i64>().prop_map(|n| format!("(id: {n})")),
+            ]
+            .boxed(),
+            "page" => prop_oneof![
+                Just(String::new()),
+                (-3i64..300).prop_map(|n| format!("(pageSize: {n})")),
+                (any::<i32>(), 1i64..30).prop_map(|(p, s)| format!("(page: {p}, pageSize: {s})")),
+                "-?[a-zA-Z_]{0,12}".prop_map(|o| format!("(ordering: {o:?})")),
+                "[0-9T:Z-]{0,20}".prop_map(|t| format!("(filter: {{startAfter: {t:?}}})")),
+                "[a-z:*\"() -]{0,16}".prop_map(|q| format!("(filter: {{q: {q:?}}})")),
+            ]
+            .boxed(),
+            _ => Just(String::new()).boxed(),
+        }
+    }
+
+    /// A selection set on `ty`, relations nesting at most `depth` deep.
+    fn selection(ty: &'static str, depth: u32) -> BoxedStrategy<String> {
+        let (leaves, relations) = fields(ty);
+        let leaf = prop::sample::select(leaves.to_vec())
+            .prop_map(String::from)
+            .boxed();
+        let item = if depth == 0 {
+            leaf
+        } else {
+            let relation = prop::sample::select(relations.to_vec())
+                .prop_flat_map(move |(name, kind, child)| {
+                    (
+                        args(kind),
+                        selection(child, depth - 1),
+                        prop::option::of("[a-z]{1,3}"),
+                    )
+                        .prop_map(move |(args, inner, alias)| {
+                            let alias = alias.map(|a| format!("{a}: ")).unwrap_or_default();
+                            format!("{alias}{name}{args} {{ {inner} }}")
+                        })
+                })
+                .boxed();
+            prop_oneof![1 => leaf, 2 => relation].boxed()
+        };
+        prop::collection::vec(item, 1..4)
+            .prop_map(|items| items.join(" "))
+            .boxed()
+    }
+
+    fn operation() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => selection("Query", 4).prop_map(|s| format!("{{ {s} }}")),
+            1 => (any::<u32>(), "[ -~]{0,12}").prop_map(|(id, t)| format!(
+                "mutation {{ updateActivity(id: {id}, input: {{title: {t:?}, startTime: null}}) {{ id }} }}"
+            )),
+            1 => ("[ -~]{0,12}", "[0-9T:Z-]{0,22}", any::<u16>()).prop_map(|(t, time, p)| format!(
+                "mutation {{ createActivity(input: {{title: {t:?}, endTime: {time:?}, projectId: {p}}}) {{ id project {{ name }} }} }}"
+            )),
+            1 => (any::<u16>(), any::<u16>()).prop_map(|(p, u)| format!(
+                "mutation {{ addTeamMember(projectId: {p}, userId: {u}) {{ id }} deleteProject(id: {p}) }}"
+            )),
+            1 => "[ -~]{0,60}",
+        ]
+    }
+
+    #[test]
+    fn arbitrary_operations_never_panic_and_always_carry_an_api_code() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let world = runtime.block_on(seeded(5));
+        let schema = schema();
+        // A fixed seed: the same 200 operations every run, so a failure reproduces.
+        let mut runner = TestRunner::new_with_rng(
+            Cases {
+                cases: 200,
+                failure_persistence: None,
+                ..Cases::default()
+            },
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        // How many ran (some data came back): the grammar must reach the resolvers, not only
+        // the parser and validation.
+        let ran = std::cell::Cell::new(0usize);
+        runner
+            .run(&operation(), |query| {
+                let request = with_caller(
+                    async_graphql::Request::new(query.clone()),
+                    &world.services,
+                    world.principal.clone(),
+                );
+                let response = finish(runtime.block_on(schema.execute(request)));
+                ran.set(ran.get() + usize::from(response.data != async_graphql::Value::Null));
+                for error in &response.errors {
+                    let code = error
+                        .extensions
+                        .as_ref()
+                        .and_then(|e| e.get("code"))
+                        .map(|c| c.to_string());
+                    let code = code.as_deref().map(|c| c.trim_matches('"'));
+                    prop_assert!(
+                        code.is_some_and(|c| CODES.contains(&c)),
+                        "{query}: error {error:?}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("no arbitrary operation fails");
+        assert!(ran.get() >= 30, "only {} of 200 ran", ran.get());
+        runtime.block_on(world.inner.close());
+    }
 }

@@ -1318,3 +1318,23 @@ async fn a_bad_or_expired_token_closes_the_socket_with_4401() {
     socket.send(json!({"type": "connection_init"})).await;
     assert_eq!(socket.close_code().await, 4429);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The schema file
+
+#[test]
+fn nexus_graphql_schema_prints_the_committed_schema_file() {
+    let out = std::process::Command::new(crate::process::BIN)
+        .arg("graphql-schema")
+        .output()
+        .expect("run nexus graphql-schema");
+    assert!(out.status.success(), "{out:?}");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.graphql"))
+            .expect("docs/schema.graphql");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "docs/schema.graphql is not what `nexus graphql-schema` prints"
+    );
+    assert!(committed.contains("type Activity {"));
+}
