@@ -1338,3 +1338,321 @@ fn nexus_graphql_schema_prints_the_committed_schema_file() {
     );
     assert!(committed.contains("type Activity {"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every mutation refuses as REST does
+
+/// One refusal: the REST call and the GraphQL mutation that must answer the same code.
+struct Refusal {
+    what: &'static str,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+    query: &'static str,
+    variables: Value,
+}
+
+#[tokio::test]
+async fn every_mutation_answers_forbidden_and_not_found_with_the_code_rest_answers() {
+    use reqwest::Method;
+    let w = world().await;
+    let token = &w.alice.1;
+    let loose = activity(&w.app, &w.admin, json!({"title": "Loose"})).await;
+    let r = w
+        .app
+        .post(
+            "/api/updates/",
+            Some(&w.staff),
+            &json!({"title": "Staff news"}),
+        )
+        .await;
+    let news: Value = r.json().await.expect("update");
+    let r = w
+        .app
+        .post(
+            "/api/chat/messages/",
+            Some(&w.admin),
+            &json!({"project_id": id_of(&w.shared), "content": "admin says"}),
+        )
+        .await;
+    let said: Value = r.json().await.expect("message");
+    let (shared, secret) = (id_of(&w.shared), id_of(&w.secret));
+    let (bob, missing) = (id_of(&w.bob.0), 999_999u64);
+    let refusal = |what, method, path: String, body, query, variables| Refusal {
+        what,
+        method,
+        path,
+        body,
+        query,
+        variables,
+    };
+    let cases = vec![
+        refusal(
+            "update a hidden activity",
+            Method::PATCH,
+            format!("/api/activities/{}/", id_of(&w.secret_activity)),
+            Some(json!({"title": "x"})),
+            "mutation($id: Int!) { updateActivity(id: $id, input: {title: \"x\"}) { id } }",
+            json!({"id": id_of(&w.secret_activity)}),
+        ),
+        refusal(
+            "update an activity one may not change",
+            Method::PATCH,
+            format!("/api/activities/{}/", id_of(&loose)),
+            Some(json!({"title": "x"})),
+            "mutation($id: Int!) { updateActivity(id: $id, input: {title: \"x\"}) { id } }",
+            json!({"id": id_of(&loose)}),
+        ),
+        refusal(
+            "delete an activity one did not create",
+            Method::DELETE,
+            format!("/api/activities/{}/", id_of(&w.shared_activity)),
+            None,
+            "mutation($id: Int!) { deleteActivity(id: $id) }",
+            json!({"id": id_of(&w.shared_activity)}),
+        ),
+        refusal(
+            "delete a missing activity",
+            Method::DELETE,
+            format!("/api/activities/{missing}/"),
+            None,
+            "mutation($id: Int!) { deleteActivity(id: $id) }",
+            json!({"id": missing}),
+        ),
+        refusal(
+            "create an activity in another's project",
+            Method::POST,
+            "/api/activities/".into(),
+            Some(json!({"title": "x", "project_id": secret})),
+            "mutation($p: Int) { createActivity(input: {title: \"x\", projectId: $p}) { id } }",
+            json!({"p": secret}),
+        ),
+        refusal(
+            "create a project",
+            Method::POST,
+            "/api/projects/".into(),
+            Some(json!({"name": "x"})),
+            "mutation { createProject(input: {name: \"x\"}) { id } }",
+            json!({}),
+        ),
+        refusal(
+            "update a project one does not manage",
+            Method::PATCH,
+            format!("/api/projects/{shared}/"),
+            Some(json!({"name": "x"})),
+            "mutation($id: Int!) { updateProject(id: $id, input: {name: \"x\"}) { id } }",
+            json!({"id": shared}),
+        ),
+        refusal(
+            "update a hidden project",
+            Method::PATCH,
+            format!("/api/projects/{secret}/"),
+            Some(json!({"name": "x"})),
+            "mutation($id: Int!) { updateProject(id: $id, input: {name: \"x\"}) { id } }",
+            json!({"id": secret}),
+        ),
+        refusal(
+            "delete a project",
+            Method::DELETE,
+            format!("/api/projects/{shared}/"),
+            None,
+            "mutation($id: Int!) { deleteProject(id: $id) }",
+            json!({"id": shared}),
+        ),
+        refusal(
+            "delete a hidden project",
+            Method::DELETE,
+            format!("/api/projects/{secret}/"),
+            None,
+            "mutation($id: Int!) { deleteProject(id: $id) }",
+            json!({"id": secret}),
+        ),
+        refusal(
+            "add to a team one does not manage",
+            Method::POST,
+            format!("/api/projects/{shared}/team/"),
+            Some(json!({"user_id": bob})),
+            "mutation($p: Int!, $u: Int!) { addTeamMember(projectId: $p, userId: $u) { id } }",
+            json!({"p": shared, "u": bob}),
+        ),
+        refusal(
+            "add to a hidden team",
+            Method::POST,
+            format!("/api/projects/{secret}/team/"),
+            Some(json!({"user_id": bob})),
+            "mutation($p: Int!, $u: Int!) { addTeamMember(projectId: $p, userId: $u) { id } }",
+            json!({"p": secret, "u": bob}),
+        ),
+        refusal(
+            "remove from a team one does not manage",
+            Method::DELETE,
+            format!("/api/projects/{shared}/team/{bob}/"),
+            None,
+            "mutation($p: Int!, $u: Int!) { removeTeamMember(projectId: $p, userId: $u) }",
+            json!({"p": shared, "u": bob}),
+        ),
+        refusal(
+            "remove from a hidden team",
+            Method::DELETE,
+            format!("/api/projects/{secret}/team/{bob}/"),
+            None,
+            "mutation($p: Int!, $u: Int!) { removeTeamMember(projectId: $p, userId: $u) }",
+            json!({"p": secret, "u": bob}),
+        ),
+        refusal(
+            "post an update",
+            Method::POST,
+            "/api/updates/".into(),
+            Some(json!({"title": "x"})),
+            "mutation { createUpdate(input: {title: \"x\"}) { id } }",
+            json!({}),
+        ),
+        refusal(
+            "change another's update",
+            Method::PATCH,
+            format!("/api/updates/{}/", id_of(&news)),
+            Some(json!({"title": "x"})),
+            "mutation($id: Int!) { updateUpdate(id: $id, input: {title: \"x\"}) { id } }",
+            json!({"id": id_of(&news)}),
+        ),
+        refusal(
+            "change a missing update",
+            Method::PATCH,
+            format!("/api/updates/{missing}/"),
+            Some(json!({"title": "x"})),
+            "mutation($id: Int!) { updateUpdate(id: $id, input: {title: \"x\"}) { id } }",
+            json!({"id": missing}),
+        ),
+        refusal(
+            "delete another's update",
+            Method::DELETE,
+            format!("/api/updates/{}/", id_of(&news)),
+            None,
+            "mutation($id: Int!) { deleteUpdate(id: $id) }",
+            json!({"id": id_of(&news)}),
+        ),
+        refusal(
+            "delete a missing update",
+            Method::DELETE,
+            format!("/api/updates/{missing}/"),
+            None,
+            "mutation($id: Int!) { deleteUpdate(id: $id) }",
+            json!({"id": missing}),
+        ),
+        refusal(
+            "read a missing notification",
+            Method::POST,
+            format!("/api/updates/notifications/{missing}/read/"),
+            None,
+            "mutation($id: Int!) { markNotificationRead(id: $id) }",
+            json!({"id": missing}),
+        ),
+        refusal(
+            "write in a hidden room",
+            Method::POST,
+            "/api/chat/messages/".into(),
+            Some(json!({"project_id": secret, "content": "x"})),
+            "mutation($p: Int) { sendMessage(input: {projectId: $p, content: \"x\"}) { id } }",
+            json!({"p": secret}),
+        ),
+        refusal(
+            "write to oneself",
+            Method::POST,
+            "/api/chat/messages/".into(),
+            Some(json!({"receiver_id": id_of(&w.alice.0), "content": "x"})),
+            "mutation($to: Int) { sendMessage(input: {receiverId: $to, content: \"x\"}) { id } }",
+            json!({"to": id_of(&w.alice.0)}),
+        ),
+        refusal(
+            "delete another's message",
+            Method::DELETE,
+            format!("/api/chat/messages/{}/", id_of(&said)),
+            None,
+            "mutation($id: Int!) { deleteMessage(id: $id) }",
+            json!({"id": id_of(&said)}),
+        ),
+        refusal(
+            "delete a missing message",
+            Method::DELETE,
+            format!("/api/chat/messages/{missing}/"),
+            None,
+            "mutation($id: Int!) { deleteMessage(id: $id) }",
+            json!({"id": missing}),
+        ),
+        refusal(
+            "mark a hidden room read",
+            Method::POST,
+            "/api/chat/conversations/read/".into(),
+            Some(json!({"project": secret})),
+            "mutation($p: Int) { markConversationRead(projectId: $p) }",
+            json!({"p": secret}),
+        ),
+        refusal(
+            "create a user",
+            Method::POST,
+            "/api/users/".into(),
+            Some(
+                json!({"username": "eve", "email": "eve@plant.test", "password": "long-enough-1", "role": "user"}),
+            ),
+            "mutation { createUser(input: {username: \"eve\", email: \"eve@plant.test\", password: \"long-enough-1\", role: USER}) { id } }",
+            json!({}),
+        ),
+        refusal(
+            "change a user",
+            Method::PATCH,
+            format!("/api/users/{bob}/"),
+            Some(json!({"role": "admin"})),
+            "mutation($id: Int!) { updateUser(id: $id, input: {role: ADMIN}) { id } }",
+            json!({"id": bob}),
+        ),
+        refusal(
+            "change one's email to a bad one",
+            Method::PATCH,
+            "/api/auth/user/".into(),
+            Some(json!({"email": "not-an-email"})),
+            "mutation { updateMe(input: {email: \"not-an-email\"}) { id } }",
+            json!({}),
+        ),
+    ];
+    let mut codes = std::collections::BTreeSet::new();
+    for case in cases {
+        let mut request = w.app.request(case.method.clone(), &case.path, Some(token));
+        if let Some(body) = &case.body {
+            request = request.json(body);
+        }
+        let rest = request.send().await.expect("REST request");
+        assert!(
+            rest.status().is_client_error(),
+            "{}: REST {}",
+            case.what,
+            rest.status()
+        );
+        let rest: Value = rest.json().await.expect("REST error body");
+        let code = rest["error"]["code"]
+            .as_str()
+            .expect("REST code")
+            .to_string();
+        let body = gql(&w.app, token, case.query, case.variables.clone()).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], code,
+            "{}: GraphQL {body} vs REST {rest}",
+            case.what
+        );
+        let field = body["data"]
+            .as_object()
+            .and_then(|d| d.values().next())
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert!(
+            field.is_null(),
+            "{}: a refused mutation answers null: {body}",
+            case.what
+        );
+        codes.insert(code);
+    }
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        vec!["forbidden", "not_found", "validation_error"],
+        "the cases cover each refusal"
+    );
+}
