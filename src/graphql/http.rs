@@ -5,8 +5,7 @@ use std::net::IpAddr;
 
 use async_graphql::ErrorExtensionValues;
 use async_graphql_axum::GraphQLResponse;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -79,16 +78,17 @@ async fn execute(
     Extension(schema): Extension<NexusSchema>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
-    if !is_json(&headers) {
-        return refused(ApiError::unsupported_media_type());
-    }
+    // As REST: who is calling first, so an unauthenticated upload is not even read.
     let principal = match who_is_calling(&state, &headers, Some(ip)).await {
         Ok(p) => p,
         Err(e) => return refused(e.into()),
     };
-    let body = match body {
+    if !is_json(&headers) {
+        return refused(ApiError::unsupported_media_type());
+    }
+    let body = match Bytes::from_request(request, &state).await {
         Ok(body) => body,
         Err(rejection) => return refused(rejection.into()),
     };

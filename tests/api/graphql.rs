@@ -1656,3 +1656,26 @@ async fn every_mutation_answers_forbidden_and_not_found_with_the_code_rest_answe
         "the cases cover each refusal"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_an_unauthenticated_one_401_first() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let big = json!({"query": format!("{{ me {{ id }} }} #{}", "x".repeat(2 * 1024 * 1024))});
+    let r = post(&app, Some(&admin), &big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "payload_too_large");
+    let r = app
+        .request(reqwest::Method::POST, "/graphql", None)
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "as REST: 401 before 415"
+    );
+}
