@@ -31,7 +31,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Who is calling: the signed-in user of `Authorization: Bearer <access token>`, held to the
-/// per-user API rate as every REST call is. The one place a GraphQL request is authenticated.
+/// per-user API rate as every REST call is. The one place `POST /graphql` learns who calls
+/// (a session cookie belongs here too); `/graphql/ws` authenticates in `connection_init`.
 pub(crate) async fn who_is_calling(
     state: &AppState,
     headers: &HeaderMap,
