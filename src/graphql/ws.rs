@@ -181,6 +181,9 @@ async fn run(
     let mut handles: HashMap<String, AbortHandle> = HashMap::new();
     let mut recheck =
         tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+    // Subscriptions end by themselves when the server stops; a socket running none must too.
+    let stopped = state.services.realtime.stopped();
+    tokio::pin!(stopped);
     let end = loop {
         let outgoing: Vec<Message> = tokio::select! {
             incoming = stream.next() => match incoming {
@@ -257,6 +260,7 @@ async fn run(
                 (Ok(()), Some(why)) => break ended(why),
                 _ => Vec::new(),
             },
+            () = &mut stopped => break End::Close(1001, "server shutting down"),
             _ = recheck.tick() => {
                 if state.services.auth.authenticate(token, None).await.is_err() {
                     break End::Close(CLOSE_UNAUTHENTICATED, "invalid or expired token");

@@ -231,6 +231,12 @@ impl RealtimeService {
         }
     }
 
+    /// Completes once the server starts shutting down: for a live channel that holds no
+    /// session (which would end by itself) and must still close.
+    pub async fn stopped(&self) {
+        stopping(&mut self.stopping.clone()).await;
+    }
+
     /// A session for `principal` on `topics` (the defaults when empty), first replaying the
     /// visible events after `since` when given.
     pub async fn open(

@@ -1679,3 +1679,18 @@ async fn an_oversized_body_is_413_and_an_unauthenticated_one_401_first() {
         "as REST: 401 before 415"
     );
 }
+
+#[tokio::test]
+async fn a_socket_closes_with_1001_when_the_server_stops() {
+    let mut app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut socket = GqlWs::open(&app, &admin).await;
+    let started = Instant::now();
+    let stopping = tokio::spawn(async move { app.stop().await });
+    assert_eq!(socket.close_code().await, 1001);
+    stopping.await.expect("stop task").expect("a clean stop");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the socket did not hold the shutdown up"
+    );
+}
