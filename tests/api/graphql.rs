@@ -1694,3 +1694,100 @@ async fn a_socket_closes_with_1001_when_the_server_stops() {
         "the socket did not hold the shutdown up"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Arbitrary bodies over the wire
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[ -~]{0,24}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-zA-Z]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+#[test]
+fn arbitrary_bodies_answer_200_or_a_4xx_with_codes_never_5xx() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (app, admin) = runtime.block_on(async {
+        let app = spawn_app().await;
+        let admin = app.admin_token().await;
+        (app, admin)
+    });
+    let query = prop_oneof![
+        Just("{ me { id } }".to_string()),
+        "[ -~]{0,40}",
+        "\\{ (me|activities|projects|users) \\{ (id|count|results \\{ id \\}) \\} \\}",
+    ];
+    let body = prop_oneof![
+        3 => (query, any_json(), any_json(), any_json()).prop_map(|(q, v, o, e)| {
+            json!({"query": q, "variables": v, "operationName": o, "extensions": e})
+                .to_string()
+                .into_bytes()
+        }),
+        1 => any_json().prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..120),
+    ];
+    const CODES: [&str; 8] = [
+        "bad_request",
+        "validation_error",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "payload_too_large",
+        "unsupported_media_type",
+        "unavailable",
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 128,
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    });
+    runner
+        .run(&body, |body| {
+            runtime.block_on(async {
+                let r = app
+                    .request(reqwest::Method::POST, "/graphql", Some(&admin))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let status = r.status();
+                let what = String::from_utf8_lossy(&body).to_string();
+                prop_assert!(
+                    status == StatusCode::OK || status.is_client_error(),
+                    "{what}: {status}"
+                );
+                let answer: Value = r
+                    .json()
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("{what}: not JSON: {e}")))?;
+                for error in answer["errors"].as_array().into_iter().flatten() {
+                    let code = error["extensions"]["code"].as_str().unwrap_or("none");
+                    prop_assert!(CODES.contains(&code), "{what}: {error}");
+                }
+                Ok(())
+            })
+        })
+        .expect("no body is answered outside the contract");
+    let r = runtime.block_on(post(&app, Some(&admin), &json!({"query": "{ me { id } }"})));
+    assert_eq!(r.status(), StatusCode::OK, "the server still serves");
+}
