@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod graphql;
 pub mod http;
 pub mod search;
 pub mod service;

@@ -23,6 +23,8 @@ enum Command {
     Serve(ServeArgs),
     /// Rebuild the search index from the database (stop the server first).
     Reindex(ServeArgs),
+    /// Print the GraphQL schema (SDL), as docs/schema.graphql holds it.
+    GraphqlSchema,
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -78,9 +80,16 @@ fn main() -> ExitCode {
         data: args.data.or(top.data),
         listen: args.listen.or(top.listen),
     };
+    if matches!(cli.command, Some(Command::GraphqlSchema)) {
+        return match nexus::cli::graphql_schema::run(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        };
+    }
     let (reindex, args) = match cli.command {
         Some(Command::Serve(args)) => (false, merge(args, cli.serve)),
         Some(Command::Reindex(args)) => (true, merge(args, cli.serve)),
+        Some(Command::GraphqlSchema) => (false, cli.serve),
         None => (false, cli.serve),
     };
     let overrides = Overrides {

@@ -58,6 +58,31 @@ impl ApiError {
         )
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The code of API.md §Errors, e.g. `not_found`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The message for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// For a validation error, the messages per field.
+    pub fn fields(&self) -> Option<&FieldErrors> {
+        self.fields.as_ref()
+    }
+
+    /// For `423` and `429`, the seconds to wait.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
     /// `500 internal`, with nothing about the cause.
     pub fn internal() -> Self {
         Self::new(

@@ -104,6 +104,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/api", api)
         .merge(health::router())
         .merge(realtime::ws_router())
+        .merge(crate::graphql::router())
         .fallback_service(crate::ui::router(state.clone()))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(

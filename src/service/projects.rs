@@ -203,6 +203,22 @@ impl ProjectService {
         }
     }
 
+    /// The projects of `ids` that exist and the caller may see, in one store read (for
+    /// batched relations); the others are left out, as `get` answers them `404`.
+    pub async fn get_many(
+        &self,
+        principal: &Principal,
+        ids: &[ProjectId],
+    ) -> Result<Vec<Project>, DomainError> {
+        Ok(self
+            .store
+            .projects_by_ids(ids)
+            .await?
+            .into_iter()
+            .filter(|p| visibility::can_see_project(&principal.user, p))
+            .collect())
+    }
+
     /// The projects the caller may see, filtered, ordered and paged.
     pub async fn list(
         &self,

@@ -154,6 +154,26 @@ impl Delivery {
         self.entry.seq
     }
 
+    /// The event name, e.g. `activity.updated`.
+    pub fn event(&self) -> &'static str {
+        self.event
+    }
+
+    /// The kind of object that changed.
+    pub fn kind(&self) -> ObjectKind {
+        self.entry.kind
+    }
+
+    /// Whether the object was deleted.
+    pub fn is_delete(&self) -> bool {
+        self.entry.op == ChangeOp::Deleted
+    }
+
+    /// The object as the REST API shows it (after a delete, what the log kept of it).
+    pub fn data(&self) -> &serde_json::Value {
+        &self.entry.data
+    }
+
     /// The envelope as JSON: `{"id", "topic", "event", "ts", "data"}`.
     pub fn envelope_json(&self) -> Bytes {
         self.entry.rendered(self.slot, 0, || {
@@ -209,6 +229,12 @@ impl RealtimeService {
             bus,
             stopping,
         }
+    }
+
+    /// Completes once the server starts shutting down: for a live channel that holds no
+    /// session (which would end by itself) and must still close.
+    pub async fn stopped(&self) {
+        stopping(&mut self.stopping.clone()).await;
     }
 
     /// A session for `principal` on `topics` (the defaults when empty), first replaying the

@@ -218,6 +218,22 @@ impl UserService {
         Ok(VisibleUser::new(self.stored(id).await?, &principal.user))
     }
 
+    /// The users of `ids` that exist, in one store read (for batched relations); any
+    /// signed-in user may look anyone up, as with `get`.
+    pub async fn get_many(
+        &self,
+        principal: &Principal,
+        ids: &[UserId],
+    ) -> Result<Vec<VisibleUser>, DomainError> {
+        Ok(self
+            .store
+            .users_by_ids(ids)
+            .await?
+            .into_iter()
+            .map(|u| VisibleUser::new(u, &principal.user))
+            .collect())
+    }
+
     async fn stored(&self, id: UserId) -> Result<User, DomainError> {
         self.store
             .user(id)

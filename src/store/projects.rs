@@ -52,4 +52,7 @@ pub trait ProjectStore: Send + Sync {
     ) -> Result<(usize, Vec<Project>), StoreError>;
     /// Projects `user` manages or is on the team of.
     async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError>;
+
+    /// The projects of `ids` that exist, in one read (for batched lookups), in no set order.
+    async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>, StoreError>;
 }

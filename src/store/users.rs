@@ -128,6 +128,8 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     /// Creates `user` only if there are no users at all (first start); `None` if there were.
     async fn create_first_user(&self, user: NewUser) -> Result<Option<User>, StoreError>;
+    /// The users of `ids` that exist, in one read (for batched lookups), in no set order.
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
     /// One user by id.
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// One user by username, case-insensitively.

@@ -14,6 +14,7 @@ mod disk;
 mod errors;
 mod fuzz;
 mod fuzz_regressions;
+mod graphql;
 mod health;
 mod limits;
 mod old_data;

@@ -1044,3 +1044,44 @@ async fn a_session_in_use_renews_itself() {
     assert_ne!(browser.cookie, first);
     assert_eq!(browser.get("/").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_graphql_ide_queries_as_the_signed_in_user_with_the_csrf_token() {
+    let app = spawn_app().await;
+    let mut browser = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, ide) = browser.page("/graphql").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = between(&ide, r#"<meta name="csrf-token" content=""#, "\"").to_string();
+    assert_eq!(
+        csrf,
+        browser.csrf().await,
+        "the IDE carries the session's token"
+    );
+    let (_, anonymous) = Browser::new(&app).page("/graphql").await;
+    assert!(!anonymous.contains("csrf-token"), "no session, no token");
+
+    let query = json!({"query": "{ me { username } }"});
+    let ask = |csrf: Option<&str>| {
+        let mut request = browser
+            .with_cookie(browser.client.post(app.url("/graphql")))
+            .json(&query);
+        if let Some(token) = csrf {
+            request = request.header("x-csrf-token", token);
+        }
+        request.send()
+    };
+    let r = ask(Some(&csrf)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["me"]["username"],
+        "admin"
+    );
+    let r = ask(None).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the cookie alone is not enough"
+    );
+    let r = ask(Some("00")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

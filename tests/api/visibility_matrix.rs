@@ -2,7 +2,8 @@
 //!
 //! One table lists each object kind × viewer (a role, and for a `user` their relation to the
 //! object) with whether that viewer may see the object. Each row is checked through every
-//! channel its kind has — the REST read, the REST list, search, WebSocket and SSE delivery — and
+//! channel its kind has — the REST read, the REST list, search, WebSocket and SSE delivery, the
+//! GraphQL read, list and subscriptions — and
 //! every channel must give the table's answer. The table is the contract: the visibility code
 //! underneath may be rewritten at will as long as this stays green.
 //!
@@ -67,13 +68,15 @@ impl Kind {
     fn channels(self) -> &'static [Channel] {
         use Channel::*;
         match self {
-            Kind::ProjectActivity | Kind::LooseActivity | Kind::Project | Kind::Update => {
-                &[Rest, List, Search, Ws, Sse]
+            Kind::ProjectActivity | Kind::LooseActivity | Kind::Update => {
+                &[Rest, List, Search, Ws, Sse, GqlRead, GqlList, GqlLive]
             }
+            // GraphQL has no subscription to projects (API.md §GraphQL lists none).
+            Kind::Project => &[Rest, List, Search, Ws, Sse, GqlRead, GqlList],
             // No endpoint reads one message: the conversation's list is its REST read.
-            Kind::RoomMessage | Kind::DirectMessage => &[List, Search, Ws, Sse],
+            Kind::RoomMessage | Kind::DirectMessage => &[List, Search, Ws, Sse, GqlList, GqlLive],
             // Nor one notification, and notifications are not indexed for search.
-            Kind::Notification => &[List, Ws, Sse],
+            Kind::Notification => &[List, Ws, Sse, GqlList, GqlLive],
         }
     }
 
@@ -197,6 +200,12 @@ enum Channel {
     Ws,
     /// Its event delivered on `/api/events/`, or not.
     Sse,
+    /// The GraphQL query of the object (`activity(id)`, …): it, or null with `not_found`.
+    GqlRead,
+    /// Present in, or absent from, its GraphQL list query.
+    GqlList,
+    /// Its event delivered by a GraphQL subscription on `/graphql/ws`, or not.
+    GqlLive,
 }
 
 impl fmt::Display for Channel {
@@ -207,6 +216,9 @@ impl fmt::Display for Channel {
             Channel::Search => "SEARCH",
             Channel::Ws => "WS",
             Channel::Sse => "SSE",
+            Channel::GqlRead => "GRAPHQL",
+            Channel::GqlList => "GRAPHQL LIST",
+            Channel::GqlLive => "GRAPHQL SUBSCRIPTION",
         })
     }
 }
@@ -645,8 +657,101 @@ async fn static_seen(world: &World, kind: Kind, viewer: Viewer, channel: Channel
                 Err(odd) => odd,
             }
         }
-        Channel::Ws | Channel::Sse => Seen::Odd(format!("{channel} is live, not static")),
+        Channel::GqlRead => {
+            let field = match kind {
+                Kind::ProjectActivity | Kind::LooseActivity => "activity",
+                Kind::Project => "project",
+                Kind::Update => "update",
+                Kind::RoomMessage | Kind::DirectMessage | Kind::Notification => {
+                    return Seen::Odd(format!("no GraphQL read for {}", kind.name()));
+                }
+            };
+            let query = format!("query($id: Int!) {{ {field}(id: $id) {{ id }} }}");
+            match graphql(world, token, &query, json!({"id": id})).await {
+                Ok(body) if body["data"][field]["id"] == id => Seen::Visible,
+                // As REST's 404: null, with the `not_found` code and nothing of the object.
+                Ok(body)
+                    if body["data"][field].is_null()
+                        && body["errors"][0]["extensions"]["code"] == "not_found" =>
+                {
+                    Seen::Hidden
+                }
+                Ok(body) => Seen::Odd(format!("answer {body}")),
+                Err(odd) => odd,
+            }
+        }
+        Channel::GqlList => {
+            let (field, query, variables) = match kind {
+                Kind::ProjectActivity | Kind::LooseActivity => (
+                    "activities",
+                    "{ activities(pageSize: 200) { results { id } } }",
+                    json!({}),
+                ),
+                Kind::Project => (
+                    "projects",
+                    "{ projects(pageSize: 200) { results { id } } }",
+                    json!({}),
+                ),
+                Kind::Update => (
+                    "updates",
+                    "{ updates(pageSize: 200) { results { id } } }",
+                    json!({}),
+                ),
+                Kind::RoomMessage => (
+                    "messages",
+                    "query($p: Int) { messages(projectId: $p, pageSize: 200) { results { id } } }",
+                    json!({"p": object["project_id"]}),
+                ),
+                Kind::DirectMessage => {
+                    let peer = if user == "creator" {
+                        "party"
+                    } else {
+                        "creator"
+                    };
+                    (
+                        "messages",
+                        "query($w: Int) { messages(withUserId: $w, pageSize: 200) { results { id } } }",
+                        json!({"w": world.user_id(peer)}),
+                    )
+                }
+                Kind::Notification => (
+                    "notifications",
+                    "{ notifications(pageSize: 200) { results { id } } }",
+                    json!({}),
+                ),
+            };
+            match graphql(world, token, query, variables).await {
+                // A room the caller may not see is closed as a whole, as over REST.
+                Ok(body)
+                    if kind == Kind::RoomMessage
+                        && body["errors"][0]["extensions"]["code"] == "not_found" =>
+                {
+                    Seen::Hidden
+                }
+                Ok(body) if body.get("errors").is_some() => {
+                    Seen::Odd(format!("errors {}", body["errors"]))
+                }
+                Ok(body) => lists(&body["data"][field], id),
+                Err(odd) => odd,
+            }
+        }
+        Channel::Ws | Channel::Sse | Channel::GqlLive => {
+            Seen::Odd(format!("{channel} is live, not static"))
+        }
     }
+}
+
+/// The answer of a GraphQL query at `/graphql`, as `token`.
+async fn graphql(world: &World, token: &str, query: &str, variables: Value) -> Result<Value, Seen> {
+    let r = world
+        .app
+        .post(
+            "/graphql",
+            Some(token),
+            &json!({"query": query, "variables": variables}),
+        )
+        .await;
+    ok_body(r).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -774,6 +879,118 @@ impl Sse {
     }
 }
 
+/// A `graphql-transport-ws` client of `/graphql/ws` with a subscription to each kind there is
+/// one for, replaying from the start of the change log so that nothing published after it
+/// connected can be missed.
+struct GqlLive {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// The subscriptions, by operation id; each selects the event, and the object's id (and a
+/// notification's body, which `change` matches on).
+const GQL_SUBSCRIPTIONS: [(&str, &str); 4] = [
+    (
+        "activityChanged",
+        "activityChanged(since: 0) { event activity { id } }",
+    ),
+    (
+        "updatePosted",
+        "updatePosted(since: 0) { event update { id } }",
+    ),
+    (
+        "chatMessage",
+        "chatMessage(since: 0) { event message { id } }",
+    ),
+    (
+        "notificationReceived",
+        "notificationReceived(since: 0) { event notification { id body } }",
+    ),
+];
+
+impl GqlLive {
+    async fn open(app: &TestApp, token: &str) -> GqlLive {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/graphql/ws", app.base.trim_start_matches("http://"));
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (stream, _) = timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("GraphQL WebSocket upgrade in time")
+            .expect("GraphQL WebSocket upgrade");
+        let mut live = GqlLive { stream };
+        live.send(json!({"type": "connection_init", "payload": {"token": token}}))
+            .await;
+        match live.next().await {
+            Ok(ack) if ack["type"] == "connection_ack" => {}
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+        for (id, selection) in GQL_SUBSCRIPTIONS {
+            let query = format!("subscription {{ {selection} }}");
+            live.send(json!({"type": "subscribe", "id": id, "payload": {"query": query}}))
+                .await;
+        }
+        live
+    }
+
+    async fn send(&mut self, message: Value) {
+        timeout(WAIT, self.stream.send(Message::text(message.to_string())))
+            .await
+            .expect("send in time")
+            .expect("send");
+    }
+
+    /// The next JSON message (pings and pongs skipped).
+    async fn next(&mut self) -> Result<Value, String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Err(format!("nothing within {WAIT:?}")),
+                Ok(None) => return Err("the GraphQL WebSocket ended".into()),
+                Ok(Some(Err(e))) => return Err(format!("GraphQL WebSocket error: {e}")),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return serde_json::from_str(text.as_str())
+                        .map_err(|e| format!("message {text:?} is not JSON: {e}"));
+                }
+                Ok(Some(Ok(other))) => return Err(format!("unexpected frame {other:?}")),
+            }
+        }
+    }
+
+    /// The events before the marker update `marker`, the marker excluded, each as
+    /// `{"event", "data"}` with the object (null after a delete) as `data`.
+    async fn until(&mut self, marker: u64) -> Result<Vec<Value>, String> {
+        let mut events = Vec::new();
+        loop {
+            let message = self.next().await?;
+            if message["type"] != "next" {
+                return Err(format!("told {message}"));
+            }
+            let Some(id) = message["id"].as_str() else {
+                return Err(format!("no id in {message}"));
+            };
+            let event = &message["payload"]["data"][id];
+            let object = event
+                .as_object()
+                .and_then(|fields| fields.iter().find(|(name, _)| *name != "event"))
+                .map(|(_, object)| object.clone())
+                .unwrap_or(Value::Null);
+            let envelope = json!({"event": event["event"], "data": object});
+            if is_marker(&envelope, marker) {
+                return Ok(events);
+            }
+            events.push(envelope);
+        }
+    }
+}
+
+fn is_live(channel: Channel) -> bool {
+    matches!(channel, Channel::Ws | Channel::Sse | Channel::GqlLive)
+}
+
 fn is_marker(envelope: &Value, marker: u64) -> bool {
     envelope["event"] == "update.created" && envelope["data"]["id"] == marker
 }
@@ -798,6 +1015,14 @@ impl Expected {
             return Seen::Odd(format!("visible on topic {}", e["topic"]));
         }
         Seen::Visible
+    }
+
+    /// Whether GraphQL `events` (see `GqlLive::until`) hold it: GraphQL has no topics, and a
+    /// deleted object is null, so any such delete between the change and its marker is it.
+    fn seen_in_gql(&self, events: &[Value]) -> Seen {
+        Seen::from(events.iter().any(|e| {
+            e["event"] == self.event && (e["data"].is_null() || (self.matches)(&e["data"]))
+        }))
     }
 }
 
@@ -920,7 +1145,7 @@ async fn every_channel_agrees_with_the_visibility_table() {
     // REST, list and search first: the live phase deletes the messages.
     for (row, c) in table.iter().enumerate() {
         for &channel in c.kind.channels() {
-            if matches!(channel, Channel::Rest | Channel::List | Channel::Search) {
+            if !is_live(channel) {
                 let got = static_seen(&world, c.kind, c.viewer, channel).await;
                 report(row, channel, &got);
             }
@@ -930,30 +1155,39 @@ async fn every_channel_agrees_with_the_visibility_table() {
     // Live: every user listens on both channels from before the first change; each change is
     // followed by a marker every user sees, and what came before the marker is what the change
     // delivered (events arrive in order), so no case waits on a timeout.
-    let mut live: Vec<(&str, Ws, Sse)> = Vec::new();
+    let mut live: Vec<(&str, Ws, Sse, GqlLive)> = Vec::new();
     for user in std::iter::once("admin").chain(USERS.iter().map(|(name, _)| *name)) {
         let token = world.token(user);
         live.push((
             user,
             Ws::open(&world.app, token).await,
             Sse::open(&world.app, token).await,
+            GqlLive::open(&world.app, token).await,
         ));
     }
     // A first marker proves every connection is listening before anything counts.
     let first = marker(&world, 0).await;
-    for (user, ws, sse) in &mut live {
+    for (user, ws, sse, gql) in &mut live {
         ws.until(first)
             .await
             .unwrap_or_else(|e| panic!("{user} WS: {e}"));
         sse.until(first)
             .await
             .unwrap_or_else(|e| panic!("{user} SSE: {e}"));
+        gql.until(first)
+            .await
+            .unwrap_or_else(|e| panic!("{user} GraphQL: {e}"));
     }
     let mut delivered: HashMap<(Kind, &str, Channel), Seen> = HashMap::new();
     for (n, kind) in Kind::ALL.into_iter().enumerate() {
         let expected = change(&world, kind).await;
         let marker = marker(&world, n + 1).await;
-        for (user, ws, sse) in &mut live {
+        for (user, ws, sse, gql) in &mut live {
+            let over_gql = match gql.until(marker).await {
+                Ok(events) => expected.seen_in_gql(&events),
+                Err(e) => Seen::Odd(e),
+            };
+            delivered.insert((kind, *user, Channel::GqlLive), over_gql);
             let over_ws = match ws.until(marker).await {
                 Ok(events) => expected.seen_in(&events),
                 Err(e) => Seen::Odd(e),
@@ -968,7 +1202,7 @@ async fn every_channel_agrees_with_the_visibility_table() {
     }
     for (row, c) in table.iter().enumerate() {
         for &channel in c.kind.channels() {
-            if matches!(channel, Channel::Ws | Channel::Sse) {
+            if is_live(channel) {
                 let got = delivered
                     .get(&(c.kind, c.viewer.user(c.kind), channel))
                     .cloned()

@@ -302,3 +302,26 @@ async fn deleting_a_project_detaches_its_activities() {
         Some(press.id)
     );
 }
+
+#[tokio::test]
+async fn projects_by_ids_reads_the_existing_ones_and_skips_the_rest() {
+    let (store, _guard) = backend().await;
+    let boss = user(store.as_ref(), "boss", Role::User).await.id;
+    let a = project(store.as_ref(), "Pumps", boss, &[]);
+    let b = project(store.as_ref(), "Boiler", boss, &[]);
+    commit(
+        store.as_ref(),
+        vec![
+            Write::PutProject(a.clone(), Expect::New, false),
+            Write::PutProject(b.clone(), Expect::New, false),
+        ],
+    )
+    .await;
+    let mut found = store
+        .projects_by_ids(&[b.id, ProjectId(777_777), a.id])
+        .await
+        .unwrap();
+    found.sort_by_key(|p| p.id);
+    assert_eq!(found, vec![a, b]);
+    assert!(store.projects_by_ids(&[]).await.unwrap().is_empty());
+}

@@ -449,3 +449,20 @@ async fn extending_a_session_moves_its_expiry_only_while_it_lives() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn users_by_ids_reads_the_existing_ones_and_skips_the_rest() {
+    let (store, _guard) = backend().await;
+    let alice = user(store.as_ref(), "alice", Role::User).await;
+    let bob = user(store.as_ref(), "bob", Role::Staff).await;
+    let mut found: Vec<UserId> = store
+        .users_by_ids(&[bob.id, UserId(bob.id.0 + 100), alice.id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    found.sort();
+    assert_eq!(found, vec![alice.id, bob.id]);
+    assert!(store.users_by_ids(&[]).await.unwrap().is_empty());
+}

@@ -434,4 +434,13 @@ impl ProjectStore for RedbStore {
     async fn projects_of(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
         of_person(&self.read()?, user)
     }
+
+    async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>, StoreError> {
+        let txn = self.read()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(get(&txn, *id)?);
+        }
+        Ok(out)
+    }
 }

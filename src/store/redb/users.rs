@@ -324,6 +324,18 @@ impl UserStore for RedbStore {
         get_json(&table, id.0)
     }
 
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(USERS).map_err(storage_err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(user) = get_json(&table, id.0)? {
+                out.push(user);
+            }
+        }
+        Ok(out)
+    }
+
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let txn = self.read()?;
         let index = txn.open_table(USERS_BY_USERNAME).map_err(storage_err)?;
