@@ -341,6 +341,9 @@ pub fn pager(
     let link = |to: usize| {
         let mut all: Vec<(&str, String)> = params.to_vec();
         all.push(("page", to.to_string()));
+        if page_size != crate::service::pagination::DEFAULT_PAGE_SIZE {
+            all.push(("page_size", page_size.to_string()));
+        }
         href(path, &all)
     };
     html! {

@@ -3,7 +3,8 @@
 //! One table lists each object kind × viewer (a role, and for a `user` their relation to the
 //! object) with whether that viewer may see the object. Each row is checked through every
 //! channel its kind has — the REST read, the REST list, search, WebSocket and SSE delivery, the
-//! GraphQL read, list and subscriptions — and
+//! GraphQL read, list and subscriptions, the web UI's page of the object and its list page —
+//! and
 //! every channel must give the table's answer. The table is the contract: the visibility code
 //! underneath may be rewritten at will as long as this stays green.
 //!
@@ -68,15 +69,20 @@ impl Kind {
     fn channels(self) -> &'static [Channel] {
         use Channel::*;
         match self {
-            Kind::ProjectActivity | Kind::LooseActivity | Kind::Update => {
-                &[Rest, List, Search, Ws, Sse, GqlRead, GqlList, GqlLive]
-            }
+            Kind::ProjectActivity | Kind::LooseActivity | Kind::Update => &[
+                Rest, List, Search, Ws, Sse, GqlRead, GqlList, GqlLive, Page, PageList,
+            ],
             // GraphQL has no subscription to projects (API.md §GraphQL lists none).
-            Kind::Project => &[Rest, List, Search, Ws, Sse, GqlRead, GqlList],
-            // No endpoint reads one message: the conversation's list is its REST read.
-            Kind::RoomMessage | Kind::DirectMessage => &[List, Search, Ws, Sse, GqlList, GqlLive],
+            Kind::Project => &[
+                Rest, List, Search, Ws, Sse, GqlRead, GqlList, Page, PageList,
+            ],
+            // No endpoint reads one message: the conversation's list is its REST read. The web
+            // UI's `/chat/messages/{id}` leads to the message's conversation.
+            Kind::RoomMessage | Kind::DirectMessage => {
+                &[List, Search, Ws, Sse, GqlList, GqlLive, Page, PageList]
+            }
             // Nor one notification, and notifications are not indexed for search.
-            Kind::Notification => &[List, Ws, Sse, GqlList, GqlLive],
+            Kind::Notification => &[List, Ws, Sse, GqlList, GqlLive, PageList],
         }
     }
 
@@ -206,6 +212,10 @@ enum Channel {
     GqlList,
     /// Its event delivered by a GraphQL subscription on `/graphql/ws`, or not.
     GqlLive,
+    /// The web UI's page of the object, signed in by the session cookie: shown, or the 404 page.
+    Page,
+    /// Present in, or absent from, the web UI's page listing its kind.
+    PageList,
 }
 
 impl fmt::Display for Channel {
@@ -219,6 +229,8 @@ impl fmt::Display for Channel {
             Channel::GqlRead => "GRAPHQL",
             Channel::GqlList => "GRAPHQL LIST",
             Channel::GqlLive => "GRAPHQL SUBSCRIPTION",
+            Channel::Page => "WEB PAGE",
+            Channel::PageList => "WEB LIST",
         })
     }
 }
@@ -350,6 +362,8 @@ struct World {
     users: HashMap<&'static str, Value>,
     /// The object of each kind.
     objects: HashMap<Kind, Value>,
+    /// Web-UI session cookies by user name, signed in when first needed.
+    cookies: tokio::sync::Mutex<HashMap<&'static str, String>>,
 }
 
 fn id_of(value: &Value) -> u64 {
@@ -379,6 +393,50 @@ impl World {
 
     fn object(&self, kind: Kind) -> &Value {
         &self.objects[&kind]
+    }
+
+    /// `user`'s web-UI session cookie (`nexus_session=…`), signing in through `/login` once.
+    async fn cookie(&self, user: &'static str) -> String {
+        let mut cookies = self.cookies.lock().await;
+        if let Some(cookie) = cookies.get(user) {
+            return cookie.clone();
+        }
+        let password = if user == "admin" {
+            ADMIN_PASSWORD
+        } else {
+            USER_PASSWORD
+        };
+        let r = no_redirects()
+            .post(self.app.url("/login"))
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await
+            .expect("sign-in");
+        let cookie = r
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("nexus_session="))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_else(|| panic!("{user} could not sign in to the web UI"))
+            .to_string();
+        cookies.insert(user, cookie.clone());
+        cookie
+    }
+
+    /// A web-UI page as `user` sees it: its status and body.
+    async fn page(&self, user: &'static str, path: &str) -> (StatusCode, String) {
+        let cookie = self.cookie(user).await;
+        let r = no_redirects()
+            .get(self.app.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .header(reqwest::header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("page");
+        let status = r.status();
+        (status, r.text().await.unwrap_or_default())
     }
 
     async fn post(&self, as_user: &str, path: &str, body: Value) -> Value {
@@ -420,6 +478,7 @@ impl World {
             tokens,
             users,
             objects: HashMap::new(),
+            cookies: tokio::sync::Mutex::new(HashMap::new()),
         };
 
         let project = world
@@ -733,6 +792,59 @@ async fn static_seen(world: &World, kind: Kind, viewer: Viewer, channel: Channel
                 }
                 Ok(body) => lists(&body["data"][field], id),
                 Err(odd) => odd,
+            }
+        }
+        Channel::Page => {
+            let path = match kind {
+                Kind::ProjectActivity | Kind::LooseActivity => format!("/activities/{id}"),
+                Kind::Project => format!("/projects/{id}"),
+                Kind::Update => format!("/updates/{id}"),
+                // Leads to the message's conversation.
+                Kind::RoomMessage | Kind::DirectMessage => format!("/chat/messages/{id}"),
+                Kind::Notification => {
+                    return Seen::Odd("no web page of one notification".into());
+                }
+            };
+            match world.page(user, &path).await {
+                (StatusCode::OK | StatusCode::SEE_OTHER, _) => Seen::Visible,
+                (StatusCode::NOT_FOUND, body) if body.contains("<h1>Not found</h1>") => {
+                    Seen::Hidden
+                }
+                (other, _) => Seen::Odd(format!("page status {other}")),
+            }
+        }
+        Channel::PageList => {
+            let (path, marker) = match kind {
+                Kind::ProjectActivity | Kind::LooseActivity => {
+                    ("/activities?page_size=200".to_string(), "data-activity-id")
+                }
+                Kind::Project => ("/projects?page_size=200".to_string(), "data-project-id"),
+                Kind::Update => ("/updates?page_size=200".to_string(), "data-update-id"),
+                Kind::RoomMessage => (
+                    format!("/chat?project={}", object["project_id"]),
+                    "data-message-id",
+                ),
+                Kind::DirectMessage => {
+                    let peer = if user == "creator" {
+                        "party"
+                    } else {
+                        "creator"
+                    };
+                    (
+                        format!("/chat?with={}", world.user_id(peer)),
+                        "data-message-id",
+                    )
+                }
+                Kind::Notification => (
+                    "/notifications?page_size=200".to_string(),
+                    "data-notification-id",
+                ),
+            };
+            match world.page(user, &path).await {
+                (StatusCode::OK, body) => Seen::from(body.contains(&format!("{marker}=\"{id}\""))),
+                // A room the caller may not see is closed as a whole.
+                (StatusCode::NOT_FOUND, _) if kind == Kind::RoomMessage => Seen::Hidden,
+                (other, _) => Seen::Odd(format!("list page status {other}")),
             }
         }
         Channel::Ws | Channel::Sse | Channel::GqlLive => {
@@ -1220,4 +1332,12 @@ async fn every_channel_agrees_with_the_visibility_table() {
         lines.len(),
         lines.join("\n")
     );
+}
+
+/// A client that shows redirects instead of following them (the web UI answers with them).
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
