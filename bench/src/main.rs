@@ -135,6 +135,9 @@ enum Scenario {
     /// The web UI as a signed-in `user` (session cookie): the dashboard and the activity
     /// table page, in turn.
     Ui,
+    /// `POST /graphql` as a `user`: the in-progress activities, a page of 50 with each one's
+    /// assignee and project (names), as `list-user` asks REST for the same page.
+    Graphql,
 }
 
 impl Scenario {
@@ -1258,6 +1261,25 @@ async fn get_one(c: reqwest::Client, base: String, s: Arc<Seeded>, n: u64) -> bo
 }
 
 /// The `login` request: one of the ten bench users signs in.
+/// The `graphql` scenario's query: REST's `list-user` page, with the relations a dashboard
+/// would show beside each row.
+const GRAPHQL_PAGE: &str = "{ activities(filter: {status: IN_PROGRESS}, pageSize: 50) { count results { id title status priority startTime assignee { username displayName } project { name } } } }";
+
+/// A GraphQL answer counts as a success only with data and no errors.
+async fn graphql_ok(r: reqwest::Result<reqwest::Response>) -> bool {
+    match r {
+        Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+            Ok(body) => body.get("errors").is_none() && body["data"]["activities"].is_object(),
+            Err(_) => false,
+        },
+        Ok(r) => {
+            let _ = r.bytes().await;
+            false
+        }
+        Err(_) => false,
+    }
+}
+
 /// Signs `user` in to the web UI and returns its session cookie (`nexus_session=…`).
 async fn web_session(base: &str, user: &str, password: &str) -> Result<String> {
     let client = reqwest::Client::builder()
@@ -1547,6 +1569,23 @@ async fn main() -> Result<()> {
                 })
                 .await
             }
+            Scenario::Graphql => {
+                let body = Arc::new(json!({"query": GRAPHQL_PAGE}));
+                drive(args.concurrency, duration, move |_| {
+                    let (c, base, s, body) = (c.clone(), base.clone(), s.clone(), body.clone());
+                    async move {
+                        graphql_ok(
+                            c.post(format!("{base}/graphql"))
+                                .bearer_auth(&s.user)
+                                .json(&*body)
+                                .send()
+                                .await,
+                        )
+                        .await
+                    }
+                })
+                .await
+            }
             Scenario::Ui => {
                 let cookie = Arc::new(web_session(&base, "bench4", USER_PASSWORD).await?);
                 drive(args.concurrency, duration, move |n| {
@@ -1612,7 +1651,8 @@ mod tests {
                 "updates",
                 "users",
                 "projects",
-                "ui"
+                "ui",
+                "graphql"
             ]
         );
     }
