@@ -225,6 +225,17 @@ pub fn priority_badge(priority: Priority) -> Markup {
     }
 }
 
+/// `(value, label)` choices of a wire enum, in its order.
+pub fn choices<T: Copy>(
+    all: &[T],
+    value: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    all.iter()
+        .map(|v| (value(*v).to_string(), label(*v).to_string()))
+        .collect()
+}
+
 /// A message for an empty list.
 pub fn empty_state(text: &str) -> Markup {
     html! { p.empty { (text) } }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 
 use super::error::{ErrorPage, UiError};
 use super::session::SignedIn;
+use crate::domain::{DomainError, FieldErrors};
 use crate::http::AppState;
 use crate::service::Principal;
 
@@ -32,6 +33,16 @@ impl Fields {
     /// The value of `name` unless absent or blank.
     pub fn filled(&self, name: &str) -> Option<&str> {
         self.raw(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Where to go back to after the form (`return_to`): a local path only, else `fallback`.
+    pub fn return_to(&self, fallback: &str) -> String {
+        match self.raw("return_to") {
+            Some(to) if to.starts_with('/') && !to.starts_with("//") && !to.contains('\\') => {
+                to.to_string()
+            }
+            _ => fallback.to_string(),
+        }
     }
 
     /// A positive id in `name`: `Ok(None)` when blank, `Err` naming the field when not a number.
@@ -106,4 +117,20 @@ impl FromRequest<AppState> for PublicForm {
 /// Whether a form was sent by the page's script (which wants a short answer, not a page).
 pub fn sent_by_script(headers: &axum::http::HeaderMap) -> bool {
     headers.get("x-nexus-fetch").is_some()
+}
+
+/// How a form that a service refused is shown again: field errors by their fields (`400`),
+/// a refusal or conflict above the form (`403`, `409`); anything else is an error page.
+pub fn failure(e: DomainError) -> Result<(StatusCode, FieldErrors, Option<String>), UiError> {
+    match e {
+        DomainError::Validation { fields, .. } => Ok((
+            StatusCode::BAD_REQUEST,
+            fields,
+            Some("Some fields need attention.".into()),
+        )),
+        DomainError::Forbidden(m) => Ok((StatusCode::FORBIDDEN, FieldErrors::new(), Some(m))),
+        DomainError::Conflict(m) => Ok((StatusCode::CONFLICT, FieldErrors::new(), Some(m))),
+        DomainError::BadRequest(m) => Ok((StatusCode::BAD_REQUEST, FieldErrors::new(), Some(m))),
+        other => Err(other.into()),
+    }
 }

@@ -189,6 +189,22 @@ pub struct Flash {
 }
 
 impl Flash {
+    /// "Done" news for the next page.
+    pub fn done(message: impl Into<String>) -> Option<Flash> {
+        Some(Flash {
+            kind: FlashKind::Done,
+            message: message.into(),
+        })
+    }
+
+    /// A refusal, with its reason, for the next page.
+    pub fn refused(message: impl Into<String>) -> Option<Flash> {
+        Some(Flash {
+            kind: FlashKind::Refused,
+            message: message.into(),
+        })
+    }
+
     fn encode(&self) -> String {
         let kind = match self.kind {
             FlashKind::Done => 'd',

@@ -19,12 +19,12 @@ use crate::http::extract::{PathId, QueryMap};
 use crate::http::rest::activities::activity_query;
 use crate::service::activities::{ActivityPatch, NewActivity};
 use crate::ui::components::{
-    csrf_field, empty_state, field, form_error, href, layout, local_input, pager,
+    choices, csrf_field, empty_state, field, form_error, href, layout, local_input, pager,
     parse_local_input, priority_badge, select, status_badge, text_input, when,
 };
 use crate::ui::error::UiError;
-use crate::ui::form::{Fields, UiForm, sent_by_script};
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::form::{Fields, UiForm, failure, sent_by_script};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 /// The list filters a page keeps in its URL, in order.
 pub const FILTERS: &[&str] = &[
@@ -45,18 +45,8 @@ pub fn kept_filters(query: &QueryMap) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn enum_choices<T: Copy>(
-    all: &[T],
-    value: fn(T) -> &'static str,
-    label: fn(T) -> &'static str,
-) -> Vec<(String, String)> {
-    all.iter()
-        .map(|v| (value(*v).to_string(), label(*v).to_string()))
-        .collect()
-}
-
 fn status_choices() -> Vec<(String, String)> {
-    enum_choices(
+    choices(
         ActivityStatus::ALL,
         ActivityStatus::as_str,
         ActivityStatus::label,
@@ -64,11 +54,11 @@ fn status_choices() -> Vec<(String, String)> {
 }
 
 fn type_choices() -> Vec<(String, String)> {
-    enum_choices(ActivityType::ALL, ActivityType::as_str, ActivityType::label)
+    choices(ActivityType::ALL, ActivityType::as_str, ActivityType::label)
 }
 
 fn priority_choices() -> Vec<(String, String)> {
-    enum_choices(Priority::ALL, Priority::as_str, Priority::label)
+    choices(Priority::ALL, Priority::as_str, Priority::label)
 }
 
 /// Who and which project each activity of `rows` names.
@@ -364,21 +354,6 @@ fn parse(ctx: &Ctx, fields: &Fields, errors: &mut FieldErrors) -> Parsed {
     }
 }
 
-/// The failure of a form: field errors shown by their fields, anything else above the form.
-fn form_failure(e: DomainError) -> Result<(StatusCode, FieldErrors, Option<String>), UiError> {
-    match e {
-        DomainError::Validation { fields, .. } => Ok((
-            StatusCode::BAD_REQUEST,
-            fields,
-            Some("Some fields need attention.".into()),
-        )),
-        DomainError::Forbidden(m) => Ok((StatusCode::FORBIDDEN, FieldErrors::new(), Some(m))),
-        DomainError::Conflict(m) => Ok((StatusCode::CONFLICT, FieldErrors::new(), Some(m))),
-        DomainError::BadRequest(m) => Ok((StatusCode::BAD_REQUEST, FieldErrors::new(), Some(m))),
-        other => Err(other.into()),
-    }
-}
-
 /// `GET /activities/new`.
 pub async fn new_form(
     State(state): State<AppState>,
@@ -428,13 +403,10 @@ pub async fn create(
         Ok(activity) => Ok(redirect(
             &state,
             &format!("/activities/{}", activity.id.0),
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: format!("Created “{}”.", activity.title),
-            }),
+            Flash::done(format!("Created “{}”.", activity.title)),
         )),
         Err(e) => {
-            let (status, errors, message) = form_failure(e)?;
+            let (status, errors, message) = failure(e)?;
             let body = html! {
                 h1 { "New activity" }
                 (form_error(message.as_deref()))
@@ -610,10 +582,7 @@ pub async fn edit(
         Ok(activity) => Ok(redirect(
             &state,
             &format!("/activities/{}", activity.id.0),
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Saved.".into(),
-            }),
+            Flash::done("Saved."),
         )),
         Err(e) => {
             let current = state
@@ -622,7 +591,7 @@ pub async fn edit(
                 .get(&ctx.me, ActivityId(id))
                 .await?;
             let stale = matches!(e, DomainError::Conflict(_));
-            let (status, errors, message) = form_failure(e)?;
+            let (status, errors, message) = failure(e)?;
             let message = if stale {
                 Some(format!(
                     "Changed by someone else while you edited it (now version {}, last changed {}) — reload to see their change; your edits are kept below.",
@@ -643,15 +612,6 @@ pub async fn edit(
     }
 }
 
-fn return_path(fields: &Fields, fallback: &str) -> String {
-    match fields.raw("return_to") {
-        Some(to) if to.starts_with('/') && !to.starts_with("//") && !to.contains('\\') => {
-            to.to_string()
-        }
-        _ => fallback.to_string(),
-    }
-}
-
 /// `POST /activities/{id}/status`: one move through the service's transition rules. A page
 /// form is answered with a redirect and a flash; the board's script gets a short answer.
 pub async fn move_status(
@@ -660,7 +620,7 @@ pub async fn move_status(
     PathId(id): PathId,
     form: UiForm,
 ) -> Result<Response, UiError> {
-    let back = return_path(&form.fields, &format!("/activities/{id}"));
+    let back = form.fields.return_to(&format!("/activities/{id}"));
     let result = match form.fields.raw("status").and_then(ActivityStatus::parse) {
         Some(status) => {
             let patch = ActivityPatch {
@@ -682,14 +642,7 @@ pub async fn move_status(
             if script {
                 return Ok((StatusCode::OK, message).into_response());
             }
-            Ok(redirect(
-                &state,
-                &back,
-                Some(Flash {
-                    kind: FlashKind::Done,
-                    message,
-                }),
-            ))
+            Ok(redirect(&state, &back, Flash::done(message)))
         }
         Err(DomainError::NotFound(_)) => Err(UiError::not_found()),
         Err(e) => {
@@ -705,14 +658,7 @@ pub async fn move_status(
             if script {
                 return Ok((status, message).into_response());
             }
-            Ok(redirect(
-                &state,
-                &back,
-                Some(Flash {
-                    kind: FlashKind::Refused,
-                    message,
-                }),
-            ))
+            Ok(redirect(&state, &back, Flash::refused(message)))
         }
     }
 }
@@ -729,21 +675,11 @@ pub async fn delete(
         .delete(&form.me, ActivityId(id))
         .await
     {
-        Ok(()) => Ok(redirect(
-            &state,
-            "/activities",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Deleted.".into(),
-            }),
-        )),
+        Ok(()) => Ok(redirect(&state, "/activities", Flash::done("Deleted."))),
         Err(DomainError::Forbidden(m)) => Ok(redirect(
             &state,
             &format!("/activities/{id}"),
-            Some(Flash {
-                kind: FlashKind::Refused,
-                message: m,
-            }),
+            Flash::refused(m),
         )),
         Err(e) => Err(e.into()),
     }

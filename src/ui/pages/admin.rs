@@ -18,7 +18,7 @@ use crate::ui::components::{
 };
 use crate::ui::error::UiError;
 use crate::ui::form::{Fields, UiForm};
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 fn role_choices() -> Vec<(String, String)> {
     [Role::User, Role::Staff, Role::Admin]
@@ -197,10 +197,7 @@ pub async fn create_user(
         Ok(user) => Ok(redirect(
             &state,
             "/admin/users",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: format!("Created {}.", user.username),
-            }),
+            Flash::done(format!("Created {}.", user.username)),
         )),
         Err(e) => {
             let (status, errors, message) = match e {
@@ -228,22 +225,12 @@ fn refused(state: &AppState, e: DomainError) -> Result<Response, UiError> {
                 .map(|(f, m)| format!("{f} {}", m.join(", ")))
                 .collect::<Vec<_>>()
                 .join("; ");
-            Ok(redirect(
-                state,
-                "/admin/users",
-                Some(Flash {
-                    kind: FlashKind::Refused,
-                    message,
-                }),
-            ))
+            Ok(redirect(state, "/admin/users", Flash::refused(message)))
         }
         e @ (DomainError::Conflict(_) | DomainError::BadRequest(_)) => Ok(redirect(
             state,
             "/admin/users",
-            Some(Flash {
-                kind: FlashKind::Refused,
-                message: e.to_string(),
-            }),
+            Flash::refused(e.to_string()),
         )),
         other => Err(other.into()),
     }
@@ -269,10 +256,7 @@ pub async fn update_user(
         Ok(user) => Ok(redirect(
             &state,
             "/admin/users",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: format!("Saved {}.", user.username),
-            }),
+            Flash::done(format!("Saved {}.", user.username)),
         )),
         Err(e) => refused(&state, e),
     }
@@ -293,10 +277,7 @@ pub async fn reset_password(
         Ok(()) => Ok(redirect(
             &state,
             "/admin/users",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Password reset; their sessions have ended.".into(),
-            }),
+            Flash::done("Password reset; their sessions have ended."),
         )),
         Err(e) => refused(&state, e),
     }

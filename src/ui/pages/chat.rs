@@ -19,7 +19,7 @@ use crate::service::pagination::PageRequest;
 use crate::ui::components::{csrf_field, empty_state, form_error, layout, when};
 use crate::ui::error::UiError;
 use crate::ui::form::UiForm;
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 /// Messages shown at once; older ones are a link away.
 const PAGE: usize = 50;
@@ -270,15 +270,6 @@ fn conversation_entry(name: &str, unread: usize, last: &str) -> Markup {
     }
 }
 
-fn return_path(form: &UiForm) -> String {
-    match form.fields.raw("return_to") {
-        Some(to) if to.starts_with('/') && !to.starts_with("//") && !to.contains('\\') => {
-            to.to_string()
-        }
-        _ => "/chat".into(),
-    }
-}
-
 /// `POST /chat/messages`: sends, then back to the conversation; a refused message stays in the
 /// box with the reason.
 pub async fn send(
@@ -286,7 +277,7 @@ pub async fn send(
     ctx: Ctx,
     form: UiForm,
 ) -> Result<Response, UiError> {
-    let back = return_path(&form);
+    let back = form.fields.return_to("/chat");
     let receiver = form.fields.id("receiver_id").ok().flatten().map(UserId);
     let project = form.fields.id("project_id").ok().flatten().map(ProjectId);
     let content = form.fields.text("content");
@@ -342,17 +333,10 @@ pub async fn delete(
     PathId(id): PathId,
     form: UiForm,
 ) -> Result<Response, UiError> {
-    let back = return_path(&form);
+    let back = form.fields.return_to("/chat");
     match state.services.chat.delete(&form.me, MessageId(id)).await {
         Ok(()) => Ok(redirect(&state, &back, None)),
-        Err(DomainError::Forbidden(m)) => Ok(redirect(
-            &state,
-            &back,
-            Some(Flash {
-                kind: FlashKind::Refused,
-                message: m,
-            }),
-        )),
+        Err(DomainError::Forbidden(m)) => Ok(redirect(&state, &back, Flash::refused(m))),
         Err(e) => Err(e.into()),
     }
 }

@@ -12,7 +12,7 @@ use crate::service::auth::UpdateMeInput;
 use crate::ui::components::{csrf_field, field, form_error, layout, text_input};
 use crate::ui::error::UiError;
 use crate::ui::form::{Fields, UiForm};
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 fn body(
     ctx: &Ctx,
@@ -82,14 +82,7 @@ pub async fn save(
         }),
     };
     match state.services.auth.update_me(&form.me, input).await {
-        Ok(_) => Ok(redirect(
-            &state,
-            "/profile",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Saved.".into(),
-            }),
-        )),
+        Ok(_) => Ok(redirect(&state, "/profile", Flash::done("Saved."))),
         Err(DomainError::Validation { fields, .. }) => {
             let none = FieldErrors::new();
             let markup = body(
@@ -130,10 +123,7 @@ pub async fn change_password(
         Ok(()) => Ok(redirect(
             &state,
             "/profile",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Password changed; your other sessions have ended.".into(),
-            }),
+            Flash::done("Password changed; your other sessions have ended."),
         )),
         Err(DomainError::Validation { fields, .. }) => {
             let none = FieldErrors::new();

@@ -2,7 +2,6 @@
 //! its team (add, remove), its activities (the same table) and its room chat.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
@@ -19,17 +18,18 @@ use crate::service::activities::ActivityQuery;
 use crate::service::pagination::PageRequest;
 use crate::service::projects::{NewProject, ProjectPatch, ProjectQuery};
 use crate::ui::components::{
-    csrf_field, empty_state, field, form_error, layout, pager, select, text_input,
+    choices, csrf_field, empty_state, field, form_error, layout, pager, select, text_input,
 };
 use crate::ui::error::UiError;
-use crate::ui::form::UiForm;
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::form::{UiForm, failure};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 fn status_choices() -> Vec<(String, String)> {
-    ProjectStatus::ALL
-        .iter()
-        .map(|s| (s.as_str().to_string(), s.label().to_string()))
-        .collect()
+    choices(
+        ProjectStatus::ALL,
+        ProjectStatus::as_str,
+        ProjectStatus::label,
+    )
 }
 
 fn status_badge(status: ProjectStatus) -> Markup {
@@ -140,10 +140,7 @@ pub async fn create(
         Ok(project) => Ok(redirect(
             &state,
             &format!("/projects/{}", project.id.0),
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: format!("Created “{}”.", project.name),
-            }),
+            Flash::done(format!("Created “{}”.", project.name)),
         )),
         Err(e) => {
             let (status, errors, message) = failure(e)?;
@@ -152,19 +149,6 @@ pub async fn create(
             let body = list_page(&state, &ctx, &query, form_markup).await?;
             Ok((status, layout(&ctx, "Projects", body)).into_response())
         }
-    }
-}
-
-fn failure(e: DomainError) -> Result<(StatusCode, FieldErrors, Option<String>), UiError> {
-    match e {
-        DomainError::Validation { fields, .. } => Ok((
-            StatusCode::BAD_REQUEST,
-            fields,
-            Some("Some fields need attention.".into()),
-        )),
-        DomainError::Conflict(m) => Ok((StatusCode::CONFLICT, FieldErrors::new(), Some(m))),
-        DomainError::Forbidden(m) => Ok((StatusCode::FORBIDDEN, FieldErrors::new(), Some(m))),
-        other => Err(other.into()),
     }
 }
 
@@ -302,14 +286,7 @@ fn back(
 ) -> Result<Response, UiError> {
     let to = format!("/projects/{id}");
     match result {
-        Ok(()) => Ok(redirect(
-            state,
-            &to,
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: done.into(),
-            }),
-        )),
+        Ok(()) => Ok(redirect(state, &to, Flash::done(done))),
         Err(
             e @ (DomainError::Forbidden(_)
             | DomainError::Conflict(_)
@@ -324,14 +301,7 @@ fn back(
                     .join("; "),
                 other => other.to_string(),
             };
-            Ok(redirect(
-                state,
-                &to,
-                Some(Flash {
-                    kind: FlashKind::Refused,
-                    message,
-                }),
-            ))
+            Ok(redirect(state, &to, Flash::refused(message)))
         }
         Err(e) => Err(e.into()),
     }
@@ -403,14 +373,7 @@ pub async fn delete(
         .delete(&form.me, ProjectId(id))
         .await
     {
-        Ok(()) => Ok(redirect(
-            &state,
-            "/projects",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Deleted.".into(),
-            }),
-        )),
+        Ok(()) => Ok(redirect(&state, "/projects", Flash::done("Deleted."))),
         Err(e @ DomainError::Forbidden(_)) => back(&state, id, Err(e), ""),
         Err(e) => Err(e.into()),
     }

@@ -2,7 +2,6 @@
 //! them; the author or an admin edits and deletes one on its own page.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
@@ -16,24 +15,18 @@ use crate::http::AppState;
 use crate::http::extract::{PathId, QueryMap};
 use crate::service::updates::{NewUpdate, UpdatePatch, UpdateQuery};
 use crate::ui::components::{
-    csrf_field, empty_state, field, form_error, layout, pager, select, text_input,
+    choices, csrf_field, empty_state, field, form_error, layout, pager, select, text_input,
 };
 use crate::ui::error::UiError;
-use crate::ui::form::{Fields, UiForm};
-use crate::ui::session::{Ctx, Flash, FlashKind, redirect};
+use crate::ui::form::{Fields, UiForm, failure};
+use crate::ui::session::{Ctx, Flash, redirect};
 
 fn type_choices() -> Vec<(String, String)> {
-    UpdateType::ALL
-        .iter()
-        .map(|t| (t.as_str().to_string(), t.label().to_string()))
-        .collect()
+    choices(UpdateType::ALL, UpdateType::as_str, UpdateType::label)
 }
 
 fn priority_choices() -> Vec<(String, String)> {
-    Priority::ALL
-        .iter()
-        .map(|p| (p.as_str().to_string(), p.label().to_string()))
-        .collect()
+    choices(Priority::ALL, Priority::as_str, Priority::label)
 }
 
 struct Values {
@@ -159,18 +152,6 @@ pub async fn list(
     Ok(layout(&ctx, "Updates", body).into_response())
 }
 
-fn failure(e: DomainError) -> Result<(StatusCode, FieldErrors, Option<String>), UiError> {
-    match e {
-        DomainError::Validation { fields, .. } => Ok((
-            StatusCode::BAD_REQUEST,
-            fields,
-            Some("Some fields need attention.".into()),
-        )),
-        DomainError::Forbidden(m) => Ok((StatusCode::FORBIDDEN, FieldErrors::new(), Some(m))),
-        other => Err(other.into()),
-    }
-}
-
 fn parse_choices(f: &Fields, errors: &mut FieldErrors) -> (Option<UpdateType>, Option<Priority>) {
     let kind = f.filled("type").and_then(|raw| {
         let parsed = UpdateType::parse(raw);
@@ -222,10 +203,7 @@ pub async fn create(
         Ok(update) => Ok(redirect(
             &state,
             "/updates",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: format!("Posted “{}”.", update.title),
-            }),
+            Flash::done(format!("Posted “{}”.", update.title)),
         )),
         Err(e) => {
             let (status, errors, message) = failure(e)?;
@@ -321,10 +299,7 @@ pub async fn edit(
         Ok(update) => Ok(redirect(
             &state,
             &format!("/updates/{}", update.id.0),
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Saved.".into(),
-            }),
+            Flash::done("Saved."),
         )),
         Err(e) => {
             let current = state.services.updates.get(&ctx.me, UpdateId(id)).await?;
@@ -350,21 +325,11 @@ pub async fn delete(
     form: UiForm,
 ) -> Result<Response, UiError> {
     match state.services.updates.delete(&form.me, UpdateId(id)).await {
-        Ok(()) => Ok(redirect(
-            &state,
-            "/updates",
-            Some(Flash {
-                kind: FlashKind::Done,
-                message: "Deleted.".into(),
-            }),
-        )),
+        Ok(()) => Ok(redirect(&state, "/updates", Flash::done("Deleted."))),
         Err(DomainError::Forbidden(m)) => Ok(redirect(
             &state,
             &format!("/updates/{id}"),
-            Some(Flash {
-                kind: FlashKind::Refused,
-                message: m,
-            }),
+            Flash::refused(m),
         )),
         Err(e) => Err(e.into()),
     }
