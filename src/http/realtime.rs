@@ -77,24 +77,6 @@ impl Credential {
     }
 }
 
-/// A WebSocket opened with the cookie must come from our own pages: browsers send cookies on
-/// cross-site WebSocket handshakes, and only `Origin` tells them apart.
-fn cookie_origin_ok(headers: &HeaderMap) -> bool {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    match headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
-        None => true,
-        Some(origin) => origin
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host)),
-    }
-}
-
 // ---- WebSocket ----
 
 #[derive(Deserialize)]
@@ -113,8 +95,11 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let token = Credential::of(&query, &headers)
-        .filter(|c| matches!(c, Credential::Token(_)) || cookie_origin_ok(&headers));
+    let token = Credential::of(&query, &headers).filter(|c| {
+        // Browsers send cookies on cross-site WebSocket handshakes too: a cookie socket must
+        // come from our own pages, by the same rule as the web UI's forms.
+        matches!(c, Credential::Token(_)) || !crate::ui::session::is_cross_site(&headers)
+    });
     let principal = match &token {
         Some(t) => t.check(&state, Some(ip.to_string())).await.ok(),
         None => None,

@@ -83,7 +83,7 @@ fn set_cookie(plant: &Plant, name: &str, value: &str, max_age: u64) -> HeaderVal
 /// navigation) pass. Others are judged by `Origin`, where present: it must be this server.
 /// (Under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even on same-origin form
 /// posts, so `null` alone cannot tell; `Sec-Fetch-Site` does.)
-fn is_cross_site(headers: &HeaderMap) -> bool {
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }

@@ -380,24 +380,22 @@ pub async fn create(
     let fields = &form.fields;
     let mut errors = FieldErrors::new();
     let parsed = parse(&ctx, fields, &mut errors);
-    let result = if errors.is_empty() {
-        let input = NewActivity {
-            title: fields.text("title"),
-            description: fields.text("description"),
-            activity_type: parsed.activity_type,
-            status: None,
-            priority: parsed.priority,
-            start_time: parsed.start_time,
-            end_time: parsed.end_time,
-            assigned_to: parsed.assigned_to,
-            project_id: parsed.project_id,
-        };
-        state.services.activities.create(&form.me, input).await
-    } else {
-        Err(DomainError::Validation {
-            message: "invalid input".into(),
-            fields: errors,
-        })
+    let result = match DomainError::check(errors) {
+        Ok(()) => {
+            let input = NewActivity {
+                title: fields.text("title"),
+                description: fields.text("description"),
+                activity_type: parsed.activity_type,
+                status: None,
+                priority: parsed.priority,
+                start_time: parsed.start_time,
+                end_time: parsed.end_time,
+                assigned_to: parsed.assigned_to,
+                project_id: parsed.project_id,
+            };
+            state.services.activities.create(&form.me, input).await
+        }
+        Err(e) => Err(e),
     };
     match result {
         Ok(activity) => Ok(redirect(
@@ -554,29 +552,27 @@ pub async fn edit(
     let version = fields
         .filled("version")
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let result = if errors.is_empty() {
-        let patch = ActivityPatch {
-            title: Some(fields.text("title")),
-            description: Some(fields.text("description")),
-            activity_type: parsed.activity_type,
-            status: None,
-            priority: parsed.priority,
-            start_time: Some(parsed.start_time),
-            end_time: Some(parsed.end_time),
-            assigned_to: Some(parsed.assigned_to),
-            project_id: Some(parsed.project_id),
-            version,
-        };
-        state
-            .services
-            .activities
-            .update(&form.me, ActivityId(id), patch)
-            .await
-    } else {
-        Err(DomainError::Validation {
-            message: "invalid input".into(),
-            fields: errors,
-        })
+    let result = match DomainError::check(errors) {
+        Ok(()) => {
+            let patch = ActivityPatch {
+                title: Some(fields.text("title")),
+                description: Some(fields.text("description")),
+                activity_type: parsed.activity_type,
+                status: None,
+                priority: parsed.priority,
+                start_time: Some(parsed.start_time),
+                end_time: Some(parsed.end_time),
+                assigned_to: Some(parsed.assigned_to),
+                project_id: Some(parsed.project_id),
+                version,
+            };
+            state
+                .services
+                .activities
+                .update(&form.me, ActivityId(id), patch)
+                .await
+        }
+        Err(e) => Err(e),
     };
     match result {
         Ok(activity) => Ok(redirect(

@@ -185,19 +185,17 @@ pub async fn create(
 ) -> Result<Response, UiError> {
     let mut errors = FieldErrors::new();
     let (update_type, priority) = parse_choices(&form.fields, &mut errors);
-    let result = if errors.is_empty() {
-        let input = NewUpdate {
-            title: form.fields.text("title"),
-            content: form.fields.text("content"),
-            update_type,
-            priority,
-        };
-        state.services.updates.create(&form.me, input).await
-    } else {
-        Err(DomainError::Validation {
-            message: "invalid input".into(),
-            fields: errors,
-        })
+    let result = match DomainError::check(errors) {
+        Ok(()) => {
+            let input = NewUpdate {
+                title: form.fields.text("title"),
+                content: form.fields.text("content"),
+                update_type,
+                priority,
+            };
+            state.services.updates.create(&form.me, input).await
+        }
+        Err(e) => Err(e),
     };
     match result {
         Ok(update) => Ok(redirect(
@@ -277,23 +275,21 @@ pub async fn edit(
 ) -> Result<Response, UiError> {
     let mut errors = FieldErrors::new();
     let (update_type, priority) = parse_choices(&form.fields, &mut errors);
-    let result = if errors.is_empty() {
-        let patch = UpdatePatch {
-            title: Some(form.fields.text("title")),
-            content: Some(form.fields.text("content")),
-            update_type,
-            priority,
-        };
-        state
-            .services
-            .updates
-            .update(&form.me, UpdateId(id), patch)
-            .await
-    } else {
-        Err(DomainError::Validation {
-            message: "invalid input".into(),
-            fields: errors,
-        })
+    let result = match DomainError::check(errors) {
+        Ok(()) => {
+            let patch = UpdatePatch {
+                title: Some(form.fields.text("title")),
+                content: Some(form.fields.text("content")),
+                update_type,
+                priority,
+            };
+            state
+                .services
+                .updates
+                .update(&form.me, UpdateId(id), patch)
+                .await
+        }
+        Err(e) => Err(e),
     };
     match result {
         Ok(update) => Ok(redirect(
