@@ -51,6 +51,8 @@ pub struct Config {
     pub plant: PlantConfig,
     /// The web UI.
     pub ui: UiConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
     /// Logging.
     pub log: LogConfig,
     /// Password for the `admin` user created on first start (`NEXUS_ADMIN_PASSWORD`).
@@ -298,6 +300,67 @@ impl Default for UiConfig {
     }
 }
 
+/// `[backup]` settings: scheduled backups while the server runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackupConfig {
+    /// How often, such as `6h`, `30m` or `1d`; empty (the default) takes none.
+    pub every: String,
+    /// Where the archives go; empty means `backups` inside the data directory.
+    pub dir: String,
+    /// The newest this many scheduled archives are kept; older ones are removed.
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            every: String::new(),
+            dir: String::new(),
+            keep: 7,
+        }
+    }
+}
+
+impl BackupConfig {
+    /// The interval `every` names, `None` when scheduled backups are off.
+    pub fn interval(&self) -> Result<Option<std::time::Duration>, ConfigError> {
+        let every = self.every.trim();
+        if every.is_empty() || every == "0" || every == "off" {
+            return Ok(None);
+        }
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "backup.every {every:?} is not an interval such as 30m, 6h or 1d"
+            ))
+        };
+        let split = every.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let (number, unit) = every.split_at(split);
+        let number: u64 = number.parse().map_err(|_| bad())?;
+        let unit_secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        let secs = number.checked_mul(unit_secs).ok_or_else(bad)?;
+        if secs == 0 {
+            return Err(bad());
+        }
+        Ok(Some(std::time::Duration::from_secs(secs)))
+    }
+
+    /// Where scheduled archives go for the data directory `data_dir`.
+    pub fn directory(&self, data_dir: &Path) -> PathBuf {
+        if self.dir.trim().is_empty() {
+            data_dir.join("backups")
+        } else {
+            PathBuf::from(&self.dir)
+        }
+    }
+}
+
 /// Log line format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -506,6 +569,10 @@ impl Config {
             return bad("plant.name must be 1 to 100 characters".into());
         }
         self.plant.time_zone()?;
+        self.backup.interval()?;
+        if self.backup.keep == 0 {
+            return bad("backup.keep must be at least 1".into());
+        }
         if self.auth.lockout_failures == 0 {
             return bad("auth.lockout_failures must be above 0".into());
         }

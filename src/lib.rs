@@ -3,6 +3,7 @@
 //! `App::open` then `App::serve` is the whole server; `main`, the subcommands and the
 //! integration tests (on port 0 with a temporary data directory) all start from `App::open`.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -170,6 +171,16 @@ impl App {
         Ok(total)
     }
 
+    /// What the admin subcommands need of this data directory.
+    pub fn admin_handle(&self) -> cli::admin::Handle {
+        cli::admin::Handle {
+            services: self.services.clone(),
+            store: self.store.clone(),
+            index: self.index.clone(),
+            config: self.config.clone(),
+        }
+    }
+
     /// Commits what is queued and closes the store.
     pub async fn close(self) {
         let _ = self.stopping.send(true);
@@ -208,6 +219,19 @@ impl App {
             move || floor.indexed_seq(),
             stopping_rx,
         ));
+        tokio::spawn(cli::socket::serve(
+            self.admin_handle(),
+            self.stopping.subscribe(),
+        ));
+        if let Ok(Some(interval)) = config.backup.interval() {
+            tokio::spawn(backup::schedule::run(
+                self.services.backup.clone(),
+                config.backup.clone(),
+                config.server.data_dir.clone(),
+                interval,
+                self.stopping.subscribe(),
+            ));
+        }
         let state = http::AppState::new(&config, self.services.clone());
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(&config, state));
         if let Ok(addr) = listener.local_addr() {

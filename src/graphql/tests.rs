@@ -120,6 +120,9 @@ forward!(SearchSource {
     fn searchable_count(&self) -> Result<usize, StoreError>;
     fn searchable_objects(&self, kind: ObjectKind, after: u64, limit: usize) -> Result<Vec<ChangeEntry>, StoreError>;
 });
+forward!(SnapshotStore {
+    fn snapshot(&self, dest: &std::path::Path, progress: snapshot::CopyProgress) -> Result<snapshot::TableCounts, StoreError>;
+});
 forward!(Lifecycle {
     fn check(&self) -> Result<(), StoreError>;
     fn close(&self) -> ();

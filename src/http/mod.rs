@@ -97,6 +97,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/updates", rest::updates::router())
         .nest("/chat", rest::chat::router())
         .nest("/audit", rest::audit::router())
+        .nest("/admin", rest::admin::router())
         .nest("/search", rest::search::router())
         .route("/openapi.json", axum::routing::get(openapi::document))
         .merge(realtime::sse_router());

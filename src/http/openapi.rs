@@ -366,6 +366,7 @@ impl Modify for ExactlyOneOf {
         rest::chat::send, rest::chat::messages, rest::chat::remove, rest::chat::conversations,
         rest::chat::mark_read,
         rest::audit::list,
+        rest::admin::backup,
         rest::search::search,
         health::healthz, health::readyz,
     ),

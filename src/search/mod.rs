@@ -153,6 +153,11 @@ impl SearchIndex {
         self.inner.indexed_seq.load(Ordering::SeqCst)
     }
 
+    /// Objects the index holds, as of its last commit.
+    pub fn doc_count(&self) -> u64 {
+        self.inner.reader.searcher().num_docs()
+    }
+
     fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
         self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod chat;
 pub mod health;
 pub mod lockout;
@@ -56,6 +57,8 @@ pub struct Services {
     pub chat: chat::ChatService,
     /// The audit log.
     pub audit: audit::AuditLog,
+    /// Backups of the data directory.
+    pub backup: backup::BackupService,
     /// Full-text search.
     pub search: search::SearchService,
     /// Live event streams.
@@ -107,6 +110,11 @@ impl Services {
             ),
             updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
             chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            backup: backup::BackupService::new(
+                store.clone(),
+                config.server.data_dir.clone(),
+                audit.clone(),
+            ),
             audit,
             search,
             realtime: realtime::RealtimeService::new(store.clone(), bus, stopping),

@@ -403,7 +403,7 @@ impl UserService {
 }
 
 /// 20 characters from an unambiguous alphabet (≈ 115 bits).
-fn random_password() -> String {
+pub fn random_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();

@@ -8,6 +8,7 @@ pub mod changeset;
 pub mod chat;
 pub mod projects;
 pub mod redb;
+pub mod snapshot;
 pub mod updates;
 pub mod users;
 
@@ -17,6 +18,7 @@ pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
 pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
+pub use snapshot::SnapshotStore;
 pub use updates::{UpdateFilter, UpdateOrder, UpdateStore};
 pub use users::{
     NewUser, RefreshOutcome, Session, SessionStore, UserChanges, UserFilter, UserOrder, UserStore,
@@ -126,6 +128,7 @@ pub trait Store:
     + AuditStore
     + ChangeLog
     + SearchSource
+    + SnapshotStore
     + Lifecycle
 {
 }
@@ -140,6 +143,7 @@ impl<T> Store for T where
         + AuditStore
         + ChangeLog
         + SearchSource
+        + SnapshotStore
         + Lifecycle
 {
 }

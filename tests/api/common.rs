@@ -55,6 +55,12 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     start(config, dir).await
 }
 
+/// Starts Nexus with the test config on the data directory `dir` (which may hold data).
+pub async fn spawn_app_in(dir: Arc<tempfile::TempDir>) -> TestApp {
+    let config = test_config(dir.path().to_path_buf());
+    start(config, dir).await
+}
+
 async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -8,6 +8,7 @@ mod activities;
 mod audit;
 mod auth;
 mod chat;
+mod cli;
 mod contract_gaps;
 mod crash;
 mod disk;

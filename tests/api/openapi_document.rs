@@ -140,6 +140,7 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
             "activities_update",
             "activities",
         ),
+        ("get", "/api/admin/backup/", "admin_backup", "admin"),
         ("get", "/api/audit/", "audit_list", "audit"),
         ("post", "/api/auth/login/", "auth_login", "auth"),
         ("post", "/api/auth/logout/", "auth_logout", "auth"),

@@ -1,6 +1,7 @@
 //! REST resources, one module each: routes, request/response shapes and handlers.
 
 pub mod activities;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chat;

@@ -16,6 +16,7 @@ mod facets;
 mod lists;
 mod projects;
 mod sessions;
+pub mod snapshot;
 pub mod tables;
 mod updates;
 mod users;
