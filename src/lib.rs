@@ -209,12 +209,12 @@ impl App {
         let acceptor = tls.as_ref().map(http::tls::Tls::acceptor);
         if let Some(tls) = tls {
             self.tls_reload.set(tls);
-        }
-        #[cfg(unix)]
-        {
-            let reload = self.tls_reload.clone();
-            if let Err(e) = http::tls::reload_on_hangup(reload, stopping_rx.clone()) {
-                tracing::warn!(error = %e, "cannot watch for SIGHUP; certificates will not be reloaded");
+            // Only under TLS: without it SIGHUP keeps its default meaning.
+            #[cfg(unix)]
+            if let Err(e) =
+                http::tls::reload_on_hangup(self.tls_reload.clone(), stopping_rx.clone())
+            {
+                tracing::warn!(error = %e, "cannot watch for SIGHUP; the certificate will not be reloaded");
             }
         }
         let follower = tokio::spawn(self.index.clone().follow(

@@ -174,7 +174,7 @@ impl TlsReload {
 
 /// Reloads the certificate on every SIGHUP until `stopping` turns true. The handler is
 /// installed before this returns, so a SIGHUP from then on never takes the default action
-/// (ending the process): a `systemctl reload` is harmless with TLS off too.
+/// (ending the process).
 #[cfg(unix)]
 pub fn reload_on_hangup(
     reload: TlsReload,

@@ -165,19 +165,7 @@ struct Connection {
 
 impl Connection {
     async fn open(addr: SocketAddr, roots: RootCertStore) -> Connection {
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let name = ServerName::try_from("localhost").expect("server name");
-        let tls = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .expect("TLS handshake");
+        let tls = Connection::tls(addr, roots).await;
         let peer = tls
             .get_ref()
             .1
@@ -190,6 +178,26 @@ impl Connection {
             .expect("HTTP handshake");
         tokio::spawn(conn);
         Connection { sender, peer }
+    }
+
+    /// A TLS connection to `addr` as `localhost`, trusting `roots`.
+    async fn tls(
+        addr: SocketAddr,
+        roots: RootCertStore,
+    ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = ServerName::try_from("localhost").expect("server name");
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake")
     }
 
     /// `GET /healthz` on this connection, body read to its end so the connection can go on.
@@ -257,6 +265,38 @@ async fn configured_files_are_served_over_https_with_hsts_and_secure_cookies() {
         app.get("/api/users/", &token).await.status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn the_websocket_upgrades_over_tls() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let ca = Ca::new();
+    let leaf = ca.leaf();
+    let (app, _files) = spawn_tls_app(&ca, &leaf).await;
+    let token = app.admin_token().await;
+    let tls = Connection::tls(addr_of(&app), ca.roots()).await;
+    let (mut socket, response) =
+        tokio_tungstenite::client_async(format!("wss://localhost/ws/?token={token}"), tls)
+            .await
+            .expect("WebSocket upgrade over TLS");
+    assert_eq!(response.status().as_u16(), 101);
+    socket
+        .send(Message::Ping(b"tls".to_vec().into()))
+        .await
+        .expect("ping");
+    let pong = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(message) = socket.next().await {
+            if let Message::Pong(data) = message.expect("message") {
+                return data;
+            }
+        }
+        panic!("the socket closed before the pong");
+    })
+    .await
+    .expect("pong in time");
+    assert_eq!(&pong[..], b"tls");
 }
 
 #[tokio::test]
