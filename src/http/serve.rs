@@ -1,6 +1,7 @@
 //! The HTTP/1.1 accept loop. axum's own `serve` has no header-read timeout, head-size limit or
 //! connection cap, so a handful of slow clients (slowloris) could hold connections forever;
-//! this loop serves the same router on hyper with all three bounded.
+//! this loop serves the same router on hyper with all three bounded, over TLS when configured
+//! (a TLS terminator in front would be one more program for a plant to run).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -52,8 +53,9 @@ impl ConnectionLimits {
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets every
 /// connection finish its in-flight request (idle ones close at once), and returns once all are
-/// closed or `drain` has passed. With `tls`, every connection is HTTPS. Upgraded connections (WebSockets) leave the count once
-/// upgraded: they end through their own going-away close.
+/// closed or `drain` has passed. Upgraded connections (WebSockets) leave the count once
+/// upgraded: they end through their own going-away close. With `tls`, every connection is
+/// HTTPS.
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,

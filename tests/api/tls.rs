@@ -531,6 +531,44 @@ async fn plain_http_on_the_https_port_is_answered_400_and_closed() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_stalled_handshake_is_cut_off_like_a_slow_request_head() {
+    let ca = Ca::new();
+    let leaf = ca.leaf();
+    let files = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = write_leaf(files.path(), &leaf);
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut config = test_config(dir.path().to_path_buf());
+    config.server.tls = TlsMode::Files;
+    config.server.tls_cert = cert;
+    config.server.tls_key = key;
+    config.server.header_read_timeout_secs = 1;
+    let app = start_with(config, dir, ca.client()).await;
+
+    // The first byte of a handshake record, then nothing.
+    let mut tcp = tokio::net::TcpStream::connect(addr_of(&app))
+        .await
+        .expect("connect");
+    tcp.write_all(&[0x16]).await.expect("write");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest))
+        .await
+        .expect("the server closes a stalled handshake")
+        .ok();
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "not at once"
+    );
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("HTTPS");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// This machine's hostname, as the server reads it.
 fn hostname() -> String {
     rustix::system::uname()
