@@ -104,6 +104,25 @@ pub struct ServerConfig {
     /// `X-Forwarded-For` / `Forwarded` headers give the client's address; from any other peer
     /// those headers are ignored. Empty: the TCP peer is always the client.
     pub trusted_proxies: Vec<String>,
+    /// HTTPS on `listen`: `off`, `files` (`tls_cert` and `tls_key`) or `self-signed`.
+    pub tls: TlsMode,
+    /// PEM certificate chain, leaf first, for `tls = "files"`; re-read on SIGHUP.
+    pub tls_cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `tls = "files"`; re-read on SIGHUP.
+    pub tls_key: PathBuf,
+}
+
+/// Whether and how `server.listen` speaks TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain HTTP.
+    #[default]
+    Off,
+    /// The certificate and key in `server.tls_cert` and `server.tls_key`.
+    Files,
+    /// A certificate made on first start and kept in the data directory, for evaluation.
+    SelfSigned,
 }
 
 impl ServerConfig {
@@ -146,6 +165,9 @@ impl Default for ServerConfig {
             ws_max_message_bytes: 64 * 1024,
             live_connections_per_user: 32,
             trusted_proxies: Vec::new(),
+            tls: TlsMode::Off,
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -489,6 +511,11 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 impl Config {
+    /// Whether the server speaks HTTPS (`server.tls` is not `off`).
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls != TlsMode::Off
+    }
+
     /// Loads defaults, then `file` (if given), then `NEXUS_*` variables, then `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -558,6 +585,11 @@ impl Config {
             return bad(format!(
                 "server.trusted_proxies entry {entry:?} is not a CIDR such as 10.0.0.0/8 or an address"
             ));
+        }
+        if server.tls == TlsMode::Files
+            && (server.tls_cert.as_os_str().is_empty() || server.tls_key.as_os_str().is_empty())
+        {
+            return bad("server.tls = \"files\" needs server.tls_cert and server.tls_key".into());
         }
         if self.auth.access_ttl_secs == 0 || self.auth.refresh_ttl_secs == 0 {
             return bad("auth.access_ttl_secs and auth.refresh_ttl_secs must be above 0".into());
@@ -695,6 +727,23 @@ mod tests {
                 "NEXUS_SERVER"
             ]
         );
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_files_needs_both_paths() {
+        assert!(!Config::default().tls_enabled());
+        let config = load_file("[server]\ntls = \"self-signed\"\n").expect("loads");
+        assert_eq!(config.server.tls, TlsMode::SelfSigned);
+        assert!(config.tls_enabled());
+        let config =
+            load_file("[server]\ntls = \"files\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n")
+                .expect("loads");
+        assert_eq!(config.server.tls, TlsMode::Files);
+        let err =
+            load_file("[server]\ntls = \"files\"\ntls_cert = \"c.pem\"\n").expect_err("refused");
+        assert!(err.to_string().contains("server.tls_key"), "{err}");
+        let err = load_file("[server]\ntls = \"on\"\n").expect_err("refused");
+        assert!(err.to_string().contains("tls"), "{err}");
     }
 
     #[test]

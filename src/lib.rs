@@ -56,6 +56,9 @@ pub enum StartError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(String),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] http::tls::TlsError),
 }
 
 /// Makes sure `dir` exists and is a directory, creating it (owner-only) if needed.
@@ -92,6 +95,7 @@ pub struct App {
     /// Whether the search index was missing or damaged when opened.
     needs_rebuild: bool,
     stopping: tokio::sync::watch::Sender<bool>,
+    tls_reload: http::tls::TlsReload,
 }
 
 impl App {
@@ -140,6 +144,7 @@ impl App {
             bus,
             needs_rebuild,
             stopping,
+            tls_reload: http::tls::TlsReload::default(),
         })
     }
 
@@ -181,6 +186,11 @@ impl App {
         }
     }
 
+    /// Reloads the TLS certificate of this app once it serves (SIGHUP does the same).
+    pub fn tls_reload(&self) -> http::tls::TlsReload {
+        self.tls_reload.clone()
+    }
+
     /// Commits what is queued and closes the store.
     pub async fn close(self) {
         let _ = self.stopping.send(true);
@@ -194,12 +204,30 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let tls = match http::tls::Tls::from_config(&self.config.server) {
+            Ok(tls) => tls,
+            Err(e) => {
+                self.close().await;
+                return Err(e.into());
+            }
+        };
         if let Err(e) = self.bootstrap().await {
             self.close().await;
             return Err(e);
         }
         let config = self.config.clone();
         let stopping_rx = self.stopping.subscribe();
+        let acceptor = tls.as_ref().map(http::tls::Tls::acceptor);
+        if let Some(tls) = tls {
+            self.tls_reload.set(tls);
+            // Only under TLS: without it SIGHUP keeps its default meaning.
+            #[cfg(unix)]
+            if let Err(e) =
+                http::tls::reload_on_hangup(self.tls_reload.clone(), stopping_rx.clone())
+            {
+                tracing::warn!(error = %e, "cannot watch for SIGHUP; the certificate will not be reloaded");
+            }
+        }
         let follower = tokio::spawn(self.index.clone().follow(
             self.store.clone(),
             self.bus.clone(),
@@ -235,7 +263,12 @@ impl App {
         let state = http::AppState::new(&config, self.services.clone());
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(&config, state));
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, data_dir = %config.server.data_dir.display(), "nexus serving");
+            tracing::info!(
+                %addr,
+                https = config.tls_enabled(),
+                data_dir = %config.server.data_dir.display(),
+                "nexus serving"
+            );
         }
         let stopping = self.stopping.clone();
         let signal = async move {
@@ -248,6 +281,7 @@ impl App {
             listener,
             app,
             http::serve::ConnectionLimits::of(&config.server),
+            acceptor,
             signal,
             DRAIN_TIMEOUT,
         )

@@ -64,11 +64,6 @@ fn is_loopback(listen: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether the server answers over TLS.
-fn tls_on(_config: &Config) -> bool {
-    false
-}
-
 /// Every insecure setting, as one line each.
 pub async fn warnings(config: &Config, store: Option<&Arc<dyn Store>>) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -79,7 +74,7 @@ pub async fn warnings(config: &Config, store: Option<&Arc<dyn Store>>) -> Vec<St
             config.server.listen
         ));
     }
-    if exposed && !tls_on(config) {
+    if exposed && !config.tls_enabled() {
         warnings.push(format!(
             "no TLS while listening on {}: passwords and sessions cross the network in the clear",
             config.server.listen

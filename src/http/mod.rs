@@ -10,6 +10,7 @@ pub mod openapi;
 mod realtime;
 pub mod rest;
 pub mod serve;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl AppState {
             plant: std::sync::Arc::new(crate::ui::Plant {
                 name: config.plant.name.clone(),
                 tz,
-                secure_cookies: false,
+                secure_cookies: config.tls_enabled(),
             }),
             services,
             auth_limit: KeyedLimit::new(
@@ -115,7 +116,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(cors(config))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(middleware::map_response(security_headers))
+        .layer(middleware::map_response_with_state(
+            config.tls_enabled(),
+            security_headers,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| {
@@ -155,9 +159,17 @@ async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next
     }
 }
 
-/// Adds the headers every response carries (API.md, last paragraph).
-async fn security_headers(mut response: Response) -> Response {
+/// Adds the headers every response carries (API.md, last paragraph); under TLS also HSTS.
+async fn security_headers(State(tls): State<bool>, mut response: Response) -> Response {
     let headers = response.headers_mut();
+    if tls {
+        // A year, as browsers' preload rules ask; no includeSubDomains: sibling hosts of a
+        // plant's network are not Nexus's to decide.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 accept loop. axum's own `serve` has no header-read timeout, head-size limit or
 //! connection cap, so a handful of slow clients (slowloris) could hold connections forever;
-//! this loop serves the same router on hyper with all three bounded.
+//! this loop serves the same router on hyper with all three bounded, over TLS when configured
+//! (a TLS terminator in front would be one more program for a plant to run).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,10 +17,14 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures_util::FutureExt as _;
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tower::{Service, ServiceExt as _};
 
 use crate::config::ServerConfig;
@@ -49,11 +54,13 @@ impl ConnectionLimits {
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets every
 /// connection finish its in-flight request (idle ones close at once), and returns once all are
 /// closed or `drain` has passed. Upgraded connections (WebSockets) leave the count once
-/// upgraded: they end through their own going-away close.
+/// upgraded: they end through their own going-away close. With `tls`, every connection is
+/// HTTPS.
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) where
@@ -63,7 +70,7 @@ pub async fn serve<S>(
     raise_open_files(limits.max_connections);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (closing_tx, closing_rx) = watch::channel(false);
-    let mut http = hyper::server::conn::http1::Builder::new();
+    let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes);
@@ -111,26 +118,20 @@ pub async fn serve<S>(
             })
         });
         let http = http.clone();
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let tls = tls.clone();
+        let handshake_limit = limits.header_read_timeout;
         tokio::spawn(async move {
-            let conn = http
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .with_upgrades();
-            tokio::pin!(conn);
-            let mut asked_to_close = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, %remote, "connection ended with an error");
-                        }
-                        break;
-                    }
-                    changed = closing.changed(), if !asked_to_close => {
-                        asked_to_close = true;
-                        if changed.is_ok() {
-                            conn.as_mut().graceful_shutdown();
-                        }
+            match tls {
+                None => drive(&http, stream, service, closing, remote).await,
+                Some(acceptor) => {
+                    let mut closing = closing;
+                    let accepted = tokio::select! {
+                        accepted = handshake(&acceptor, stream, handshake_limit, remote) => accepted,
+                        _ = closing.changed() => None,
+                    };
+                    if let Some(stream) = accepted {
+                        drive(&http, stream, service, closing, remote).await;
                     }
                 }
             }
@@ -146,6 +147,97 @@ pub async fn serve<S>(
     {
         tracing::warn!("in-flight requests still running after {drain:?}; stopping anyway");
     }
+}
+
+/// Serves one connection until it ends, or until `closing` asks it to finish its request in
+/// flight and close.
+async fn drive<I, S>(
+    http: &http1::Builder,
+    stream: I,
+    service: S,
+    mut closing: watch::Receiver<bool>,
+    remote: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = http
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut asked_to_close = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, %remote, "connection ended with an error");
+                }
+                break;
+            }
+            changed = closing.changed(), if !asked_to_close => {
+                asked_to_close = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// The first byte of every TLS connection: a handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// What a client speaking plain HTTP to the HTTPS port is told before the connection closes.
+const PLAIN_HTTP_ON_TLS: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    Content-Length: 38\r\n\
+    Connection: close\r\n\r\n\
+    This port speaks HTTPS: use https://\r\n";
+
+/// The TLS handshake, bounded in time like a request head (a client that never finishes one
+/// holds a connection slot no longer than a slow request head would). A client speaking plain
+/// HTTP instead gets a short `400` and the connection closes.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    mut stream: TcpStream,
+    limit: Duration,
+    remote: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
+    let attempt = async move {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(1) => {}
+            _ => return None,
+        }
+        if first[0] != TLS_HANDSHAKE_RECORD {
+            tracing::debug!(%remote, "plain HTTP on the HTTPS port");
+            let _ = stream.write_all(PLAIN_HTTP_ON_TLS).await;
+            let _ = stream.shutdown().await;
+            // Closing with the request unread would reset the connection, and the client might
+            // lose the answer; read what it sent (a little, briefly) first.
+            let mut sink = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let mut total = 0;
+                while total < 64 * 1024 {
+                    match stream.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => total += n,
+                    }
+                }
+            })
+            .await;
+            return None;
+        }
+        match acceptor.accept(stream).await {
+            Ok(stream) => Some(stream),
+            Err(e) => {
+                tracing::debug!(error = %e, %remote, "TLS handshake failed");
+                None
+            }
+        }
+    };
+    tokio::time::timeout(limit, attempt).await.ok().flatten()
 }
 
 /// Whether a request body has been read to its end; `None` for a request without a body

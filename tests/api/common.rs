@@ -26,6 +26,8 @@ pub struct TestApp {
     pub data_dir: Arc<tempfile::TempDir>,
     /// The config the server started with.
     pub config: Config,
+    /// Reloads the server's TLS certificate, as SIGHUP does.
+    pub tls_reload: nexus::http::tls::TlsReload,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), nexus::StartError>>>,
 }
@@ -62,29 +64,47 @@ pub async fn spawn_app_in(dir: Arc<tempfile::TempDir>) -> TestApp {
 }
 
 async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+    start_with(config, data_dir, reqwest::Client::new()).await
+}
+
+/// Starts Nexus with `config` on `data_dir`, spoken to with `client`: over HTTPS, at
+/// `https://127.0.0.1:PORT`, when the config turns TLS on.
+pub async fn start_with(
+    config: Config,
+    data_dir: Arc<tempfile::TempDir>,
+    client: reqwest::Client,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let (tx, rx) = oneshot::channel::<()>();
     let opened = config.clone();
+    let (reload_tx, reload_rx) = oneshot::channel();
     let handle = tokio::spawn(async move {
-        nexus::App::open(&opened)
-            .await?
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await
+        let app = nexus::App::open(&opened).await?;
+        let _ = reload_tx.send(app.tls_reload());
+        app.serve(listener, async move {
+            let _ = rx.await;
+        })
+        .await
     });
-    let app = TestApp {
-        base: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+    let scheme = if config.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut app = TestApp {
+        base: format!("{scheme}://{addr}"),
+        client,
         data_dir,
         config,
+        tls_reload: Default::default(),
         shutdown: Some(tx),
         handle: Some(handle),
     };
     app.wait_ready().await;
+    app.tls_reload = reload_rx.await.unwrap_or_default();
     app
 }
 
@@ -205,7 +225,7 @@ impl TestApp {
         self.stop().await.expect("clean stop");
         let mut config = self.config.clone();
         config.server.listen = "127.0.0.1:0".into();
-        start(config, self.data_dir.clone()).await
+        start_with(config, self.data_dir.clone(), self.client.clone()).await
     }
 }
 
