@@ -46,6 +46,18 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Export every object: JSON to --out FILE or stdout, CSV into --out DIR.
+    Export {
+        #[arg(long, value_enum)]
+        format: nexus::cli::export::Format,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import rows of a CSV file (a dry run unless --commit).
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
     /// Rebuild the search index from the database.
     Reindex(ServeArgs),
     /// Check the database's integrity and that the search index agrees with it.
@@ -84,6 +96,20 @@ enum UserCommand {
     Deactivate { username: String },
     /// List every user.
     List,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Activities: `--map title=Title,type=Kind,...` says which column fills which field
+    /// (title, description, type, status, priority, start_time, end_time, assignee, project).
+    Activities {
+        file: PathBuf,
+        #[arg(long)]
+        map: String,
+        /// Import them (all or none); without it, only check every row.
+        #[arg(long)]
+        commit: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +267,10 @@ fn admin_command(config: &Config, command: Command) -> ExitCode {
             }
         },
         Command::Restore { file, force } => commands::restore(config, &file, force),
+        Command::Export { format, out } => commands::export(config, format, out),
+        Command::Import {
+            what: ImportCommand::Activities { file, map, commit },
+        } => commands::import_activities(config, &file, map, commit),
         Command::Reindex(_) => commands::run(config, Request::Reindex, Sink::Nothing, "reindex"),
         Command::Check => commands::run(config, Request::Check, Sink::Nothing, "check"),
         Command::Config {

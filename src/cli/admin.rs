@@ -55,6 +55,20 @@ pub enum Request {
     UserList,
     /// `nexus backup`: the archive goes to the data sink.
     Backup,
+    /// `nexus export`: the export goes to the data sink.
+    Export {
+        /// JSON, or CSV files in a tar stream.
+        format: super::export::Format,
+    },
+    /// `nexus import activities`.
+    ImportActivities {
+        /// The CSV file's text.
+        csv: String,
+        /// `field=Column,...`.
+        map: String,
+        /// Write them (else a dry run).
+        commit: bool,
+    },
     /// `nexus reindex`.
     Reindex,
     /// `nexus check`.
@@ -66,7 +80,7 @@ pub enum Request {
 impl Request {
     /// Whether the request writes an archive or an export to the data sink.
     pub fn has_data(&self) -> bool {
-        matches!(self, Request::Backup)
+        matches!(self, Request::Backup | Request::Export { .. })
     }
 }
 
@@ -186,6 +200,13 @@ pub async fn execute(handle: &Handle, request: Request, output: Output) -> Resul
                 manifest.tables.len(),
                 manifest.total_bytes()
             ))
+        }
+        Request::Export { format } => {
+            super::export::run(handle, format, output.data, output.progress).await
+        }
+        Request::ImportActivities { csv, map, commit } => {
+            let me = acting_admin(handle).await?;
+            super::import::activities(handle, &me, &csv, &map, commit).await
         }
         Request::Reindex => {
             let started = std::time::Instant::now();

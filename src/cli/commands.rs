@@ -176,3 +176,42 @@ pub fn config_check(config: &Config) -> Result<String, String> {
     let runtime = runtime()?;
     Ok(runtime.block_on(super::config_check::report(config, None)))
 }
+
+/// `nexus export --format json|csv [--out PATH]`: JSON to a file or stdout; CSV into the
+/// directory PATH (absent or empty), one file per kind.
+pub fn export(
+    config: &Config,
+    format: super::export::Format,
+    out: Option<PathBuf>,
+) -> Result<String, String> {
+    let request = Request::Export { format };
+    if format == super::export::Format::Json {
+        let sink = out.map(Sink::File).unwrap_or(Sink::Stdout);
+        return run(config, request, sink, "export");
+    }
+    let dir = out.ok_or("a CSV export needs --out DIR (one file per kind goes there)")?;
+    if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!("{} is not empty", dir.display()));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stream = dir.join(".export.tar");
+    let summary = run(config, request, Sink::File(stream.clone()), "export")?;
+    let unpacked = std::fs::File::open(&stream).and_then(|f| tar::Archive::new(f).unpack(&dir));
+    let _ = std::fs::remove_file(&stream);
+    unpacked.map_err(|e| format!("cannot write the CSV files: {e}"))?;
+    Ok(format!("{summary} into {}", dir.display()))
+}
+
+/// `nexus import activities FILE --map ... [--commit]`.
+pub fn import_activities(
+    config: &Config,
+    file: &Path,
+    map: String,
+    commit: bool,
+) -> Result<String, String> {
+    super::import::parse_map(&map)?;
+    let csv = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let request = Request::ImportActivities { csv, map, commit };
+    run(config, request, Sink::Nothing, "import")
+}

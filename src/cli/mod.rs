@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod commands;
 pub mod config_check;
+pub mod export;
 pub mod graphql_schema;
+pub mod import;
 pub mod progress;
 pub mod socket;

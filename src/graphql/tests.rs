@@ -122,6 +122,7 @@ forward!(SearchSource {
 });
 forward!(SnapshotStore {
     fn snapshot(&self, dest: &std::path::Path, progress: snapshot::CopyProgress) -> Result<snapshot::TableCounts, StoreError>;
+    fn exported_rows(&self, kind: &str, after: u64, limit: usize) -> Result<Vec<(u64, serde_json::Value)>, StoreError>;
 });
 forward!(Lifecycle {
     fn check(&self) -> Result<(), StoreError>;

@@ -76,7 +76,7 @@ pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> 
 
 /// The dotted name of the field a deserialisation error is about, and what is wrong with it
 /// in words that do not show Rust types.
-fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
+pub fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
     use serde_path_to_error::Segment;
     let mut path: Vec<String> = e
         .path()

@@ -219,6 +219,55 @@ impl ActivityService {
         principal: &Principal,
         input: NewActivity,
     ) -> Result<Activity, DomainError> {
+        let mut changeset = Changeset::by(principal.user.id);
+        let activity = self.prepare(principal, input, &mut changeset).await?;
+        self.store.apply(changeset).await?;
+        Ok(activity)
+    }
+
+    /// Imports many activities at once, each checked as `create` checks it: all of them in one
+    /// changeset (all or none) when `commit`, none when not (a dry run). Refused rows come back
+    /// with their index in `inputs`; then nothing is written.
+    pub async fn import(
+        &self,
+        principal: &Principal,
+        inputs: Vec<NewActivity>,
+        commit: bool,
+    ) -> Result<usize, Vec<(usize, DomainError)>> {
+        let mut changeset = Changeset::by(principal.user.id);
+        let mut refused = Vec::new();
+        let total = inputs.len();
+        for (index, input) in inputs.into_iter().enumerate() {
+            if let Err(e) = self.prepare(principal, input, &mut changeset).await {
+                refused.push((index, e));
+            }
+        }
+        if !refused.is_empty() {
+            return Err(refused);
+        }
+        if commit && total > 0 {
+            let detail = serde_json::json!({"activities": total});
+            changeset.push(self.audit.by(
+                principal,
+                "activity.import",
+                "activities".into(),
+                detail,
+            ));
+            self.store
+                .apply(changeset)
+                .await
+                .map_err(|e| vec![(0, DomainError::from(e))])?;
+        }
+        Ok(total)
+    }
+
+    /// Checks `input` as a new activity by `principal` and adds its writes to `changeset`.
+    async fn prepare(
+        &self,
+        principal: &Principal,
+        input: NewActivity,
+        changeset: &mut Changeset,
+    ) -> Result<Activity, DomainError> {
         let mut fields = FieldErrors::new();
         let start = utc("start_time", input.start_time, &mut fields);
         let end = utc("end_time", input.end_time, &mut fields);
@@ -259,9 +308,8 @@ impl ActivityService {
             updated_at: now,
             version: 1,
         };
-        let mut changeset = Changeset::by(principal.user.id);
         changeset.push(Write::PutActivity(activity.clone(), Expect::New));
-        self.require_references(&mut changeset, &activity);
+        self.require_references(changeset, &activity);
         if let Some(assignee) = activity.assigned_to {
             changeset.writes.extend(self.notifier.notify(
                 [assignee],
@@ -272,7 +320,6 @@ impl ActivityService {
                 &format!("/activities/{}", activity.id),
             ));
         }
-        self.store.apply(changeset).await?;
         Ok(activity)
     }
 

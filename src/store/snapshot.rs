@@ -26,7 +26,27 @@ pub trait SnapshotStore: Send + Sync {
         dest: &Path,
         progress: CopyProgress,
     ) -> Result<TableCounts, StoreError>;
+
+    /// Up to `limit` stored objects of `kind` (one of `EXPORTED`) with ids after `after`, in
+    /// id order, as the JSON the store keeps: for exports, which page through every object.
+    async fn exported_rows(
+        &self,
+        kind: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, serde_json::Value)>, StoreError>;
 }
+
+/// The object kinds an export holds, in the order it writes them.
+pub const EXPORTED: [&str; 7] = [
+    "users",
+    "projects",
+    "activities",
+    "updates",
+    "notifications",
+    "messages",
+    "audit",
+];
 
 /// Checks a database file that no store has open, as a restore must before trusting it: the
 /// backend's own integrity check, then its rows per table.

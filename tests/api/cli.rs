@@ -638,3 +638,181 @@ async fn config_check_redacts_secrets_and_warns_about_insecure_settings() {
     assert!(calm.ok().contains("no warnings"), "{}", calm.stdout);
     let _ = token_of;
 }
+
+#[tokio::test]
+async fn export_writes_every_kind_as_json_and_csv_without_password_hashes() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    new_activity(&app, &token, "Swap worn cutting insert").await;
+    new_activity(&app, &token, "Sweep, \"shop\" floor").await;
+    let out = tempfile::tempdir().unwrap();
+    let json_path = out.path().join("export.json");
+    let ran = nexus(
+        &data(&app),
+        &[
+            "export",
+            "--format",
+            "json",
+            "--out",
+            json_path.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert!(ran.ok().starts_with("exported"), "{}", ran.stdout);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(doc["activities"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["activities"][1]["title"], "Sweep, \"shop\" floor");
+    assert_eq!(doc["users"][0]["username"], "admin");
+    assert!(doc["users"][0].get("password_hash").is_none(), "{doc}");
+    assert!(doc["audit"].as_array().is_some_and(|a| !a.is_empty()));
+    for kind in ["projects", "updates", "notifications", "messages"] {
+        assert!(doc[kind].is_array(), "{kind} missing");
+    }
+
+    let csv_dir = out.path().join("csv");
+    let ran = nexus(
+        &data(&app),
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            csv_dir.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    ran.ok();
+    let mut reader = csv::Reader::from_path(csv_dir.join("activities.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let title = headers
+        .iter()
+        .position(|h| h == "title")
+        .expect("title column");
+    let titles: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[title].to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Swap worn cutting insert", "Sweep, \"shop\" floor"]
+    );
+    let users = std::fs::read_to_string(csv_dir.join("users.csv")).unwrap();
+    assert!(
+        !users.contains("password_hash") && !users.contains("$argon2"),
+        "{users}"
+    );
+    // CSV needs a directory.
+    let ran = nexus(&data(&app), &["export", "--format", "csv"], None, &[]).await;
+    ran.failed();
+}
+
+#[tokio::test]
+async fn import_reports_every_bad_row_and_imports_all_or_nothing() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.create_user("operator1", "user").await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Title,Kind,Who,Due\n\
+         Grease spindle,maintenance,operator1,\n\
+         Check gauges,repair,operator1,\n\
+         Fix light curtain,maintenance,nobody,\n\
+         ,maintenance,,\n\
+         Clean coolant tank,maintenance,,2026-13-40\n",
+    )
+    .unwrap();
+    let map = "title=Title,type=Kind,assignee=Who,end_time=Due";
+    let ran = nexus(
+        &data(&app),
+        &[
+            "import",
+            "activities",
+            bad.to_str().unwrap(),
+            "--map",
+            map,
+            "--commit",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    let report = ran.failed();
+    assert!(report.contains("line 3: type:"), "{report}");
+    assert!(
+        report.contains("line 4: assignee: no user named nobody"),
+        "{report}"
+    );
+    assert!(report.contains("line 5: title:"), "{report}");
+    assert!(report.contains("line 6: end_time:"), "{report}");
+    assert!(
+        report.contains("4 of 5 rows refused; nothing imported"),
+        "{report}"
+    );
+    let listed = json_of(app.get("/api/activities/", &token).await).await;
+    assert_eq!(listed["count"], 0, "a refused import wrote something");
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "Title,Kind,Who,Due\n\
+         Grease spindle,maintenance,operator1,2026-12-02T10:00:00Z\n\
+         Check gauges,quality_check,,\n",
+    )
+    .unwrap();
+    let dry = nexus(
+        &data(&app),
+        &["import", "activities", good.to_str().unwrap(), "--map", map],
+        None,
+        &[],
+    )
+    .await;
+    assert!(
+        dry.ok().contains("dry run: all 2 rows are good"),
+        "{}",
+        dry.stdout
+    );
+    let listed = json_of(app.get("/api/activities/", &token).await).await;
+    assert_eq!(listed["count"], 0, "a dry run wrote something");
+    let ran = nexus(
+        &data(&app),
+        &[
+            "import",
+            "activities",
+            good.to_str().unwrap(),
+            "--map",
+            map,
+            "--commit",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert!(ran.ok().contains("imported 2 activities"), "{}", ran.stdout);
+    let listed = json_of(app.get("/api/activities/?ordering=title", &token).await).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+    assert_eq!(listed["results"][1]["type"], "maintenance");
+    let audit = json_of(app.get("/api/audit/?action=activity.import", &token).await).await;
+    assert_eq!(audit["count"], 1, "{audit}");
+    assert_eq!(audit["results"][0]["ip"], "cli");
+    // A map naming an unknown field or a missing column is refused before any row is read.
+    let ran = nexus(
+        &data(&app),
+        &[
+            "import",
+            "activities",
+            good.to_str().unwrap(),
+            "--map",
+            "title=Title,colour=Kind",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert!(ran.failed().contains("unknown field"), "{}", ran.stderr);
+}

@@ -31,6 +31,39 @@ impl SnapshotStore for RedbStore {
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?
     }
+
+    async fn exported_rows(
+        &self,
+        kind: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, serde_json::Value)>, StoreError> {
+        let table = match kind {
+            "users" => USERS,
+            "projects" => PROJECTS,
+            "activities" => ACTIVITIES,
+            "updates" => UPDATES,
+            "notifications" => NOTIFICATIONS,
+            "messages" => MESSAGES,
+            "audit" => AUDIT,
+            other => return Err(StoreError::Backend(format!("no exported kind {other}"))),
+        };
+        let txn = self.read()?;
+        let rows = match txn.open_table(table) {
+            Ok(rows) => rows,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(storage_err(e)),
+        };
+        let mut page = Vec::new();
+        let start = after.saturating_add(1);
+        for row in rows.range(start..).map_err(storage_err)?.take(limit) {
+            let (id, bytes) = row.map_err(storage_err)?;
+            let value = serde_json::from_slice(bytes.value())
+                .map_err(|e| StoreError::Corrupt(format!("{kind} {}: {e}", id.value())))?;
+            page.push((id.value(), value));
+        }
+        Ok(page)
+    }
 }
 
 fn copy_database(
