@@ -183,6 +183,7 @@ impl App {
             store: self.store.clone(),
             index: self.index.clone(),
             config: self.config.clone(),
+            serving: false,
         }
     }
 
@@ -248,7 +249,10 @@ impl App {
             stopping_rx,
         ));
         tokio::spawn(cli::socket::serve(
-            self.admin_handle(),
+            cli::admin::Handle {
+                serving: true,
+                ..self.admin_handle()
+            },
             self.stopping.subscribe(),
         ));
         if let Ok(Some(interval)) = config.backup.interval() {

@@ -95,7 +95,6 @@ forward!(ProjectStore {
 forward!(UpdateStore {
     fn update(&self, id: UpdateId) -> Result<Option<Update>, StoreError>;
     fn update_page(&self, filter: &UpdateFilter, order: UpdateOrder, descending: bool, offset: usize, limit: usize) -> Result<(usize, Vec<Update>), StoreError>;
-    fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError>;
     fn notification_page(&self, user: UserId, unread_only: bool, offset: usize, limit: usize) -> Result<(usize, Vec<Notification>), StoreError>;
     fn prune_notifications(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;
 });
@@ -105,7 +104,6 @@ forward!(ChatStore {
     fn conversations(&self, user: UserId, rooms: Rooms<'_>) -> Result<Vec<ConversationSummary>, StoreError>;
 });
 forward!(AuditStore {
-    fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError>;
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;
 });

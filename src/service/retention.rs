@@ -224,20 +224,35 @@ mod tests {
         let removed = prune_once(&store, &short, &AuditConfig::default()).await;
         assert_eq!(removed, (1, 0), "the audit log is kept by default");
         let mut left: Vec<_> = store
-            .notifications(user)
+            .notification_page(user, false, 0, usize::MAX)
             .await
             .unwrap()
+            .1
             .iter()
             .map(|n| n.id)
             .collect();
         left.sort();
         assert_eq!(left, vec![old_unread.id, young_read.id]);
-        assert_eq!(store.audit_entries().await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .audit_page(&crate::store::AuditFilter::default(), 0, usize::MAX)
+                .await
+                .unwrap()
+                .0,
+            2
+        );
 
         let off = NotificationsConfig { retention_days: 0 };
         let removed = prune_once(&store, &off, &AuditConfig { retention_days: 5 }).await;
         assert_eq!(removed, (0, 1));
-        assert_eq!(store.audit_entries().await.unwrap(), vec![young_entry]);
+        assert_eq!(
+            store
+                .audit_page(&crate::store::AuditFilter::default(), 0, usize::MAX)
+                .await
+                .unwrap()
+                .1,
+            vec![young_entry]
+        );
         store.close().await;
     }
 }

@@ -21,8 +21,6 @@ pub struct AuditFilter {
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Every audit entry, newest first (for tests and exports; lists use `audit_page`).
-    async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError>;
     /// One page (`offset` rows skipped, at most `limit` taken) of the entries matching
     /// `filter`, newest first (by time, then id), and how many match in all.
     async fn audit_page(

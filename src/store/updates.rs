@@ -43,9 +43,6 @@ pub trait UpdateStore: Send + Sync {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<Update>), StoreError>;
-    /// All of `user`'s notifications, newest first (for tests and exports; lists use
-    /// `notification_page`).
-    async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError>;
     /// One page (`offset` rows skipped, at most `limit` taken) of `user`'s notifications,
     /// newest first, only the unread ones if `unread_only`, and how many there are in all.
     async fn notification_page(

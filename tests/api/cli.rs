@@ -633,6 +633,18 @@ async fn config_check_redacts_secrets_and_warns_about_insecure_settings() {
     )
     .await;
     assert!(ran.ok().contains("first-start password"), "{}", ran.stdout);
+    // TLS on: no warning about it.
+    let tls = nexus(
+        &dir.path().join("tls"),
+        &["config", "check"],
+        None,
+        &[
+            ("NEXUS_SERVER__LISTEN", "0.0.0.0:8080"),
+            ("NEXUS_SERVER__TLS", "self-signed"),
+        ],
+    )
+    .await;
+    assert!(!tls.ok().contains("no TLS"), "{}", tls.stdout);
     // A quiet, local setup has none.
     let calm = nexus(&dir.path().join("calm"), &["config", "check"], None, &[]).await;
     assert!(calm.ok().contains("no warnings"), "{}", calm.stdout);

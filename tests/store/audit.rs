@@ -11,7 +11,14 @@ use crate::{audit_entry, backend, commit, user};
 async fn audit_entries_are_kept_whole_and_read_newest_first() {
     let (store, _guard) = backend().await;
     let admin = user(store.as_ref(), "admin", Role::Admin).await.id;
-    assert!(store.audit_entries().await.unwrap().is_empty());
+    assert!(
+        store
+            .audit_page(&nexus::store::AuditFilter::default(), 0, usize::MAX)
+            .await
+            .map(|p| p.1)
+            .unwrap()
+            .is_empty()
+    );
     let mut written = Vec::new();
     for (i, action) in ["user.create", "activity.delete", "login.failed"]
         .iter()
@@ -34,7 +41,11 @@ async fn audit_entries_are_kept_whole_and_read_newest_first() {
     .await;
     written.extend(both);
 
-    let read = store.audit_entries().await.unwrap();
+    let read = store
+        .audit_page(&nexus::store::AuditFilter::default(), 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     written.reverse();
     assert_eq!(read, written);
     let ids: Vec<AuditId> = read.iter().map(|e| e.id).collect();
@@ -141,7 +152,11 @@ async fn audit_pruning_removes_only_entries_before_the_cut_oldest_first_and_boun
     assert_eq!(store.prune_audit(cut, 2).await.unwrap(), 2, "at most max");
     assert_eq!(store.prune_audit(cut, 100).await.unwrap(), 3);
     assert_eq!(store.prune_audit(cut, 100).await.unwrap(), 0);
-    let left = store.audit_entries().await.unwrap();
+    let left = store
+        .audit_page(&nexus::store::AuditFilter::default(), 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     assert_eq!(left, vec![recent.clone()]);
     // Counts and filtered pages follow the removal.
     let by_ann = AuditFilter {

@@ -52,13 +52,21 @@ async fn snapshot(store: &dyn Store, alice: &User, bob: &User, ids: &[ActivityId
         activities: store.activities_by_ids(ids).await.unwrap(),
         projects: crate::all_projects(store).await,
         updates: crate::all_updates(store).await,
-        notifications: store.notifications(alice.id).await.unwrap(),
+        notifications: store
+            .notification_page(alice.id, false, 0, usize::MAX)
+            .await
+            .unwrap()
+            .1,
         messages: store
             .messages(alice.id, Conversation::Direct(bob.id), None, 0, usize::MAX)
             .await
             .unwrap()
             .messages,
-        audit: store.audit_entries().await.unwrap(),
+        audit: store
+            .audit_page(&nexus::store::AuditFilter::default(), 0, usize::MAX)
+            .await
+            .unwrap()
+            .1,
         unread: store
             .conversations(bob.id, Rooms::These(&[]))
             .await

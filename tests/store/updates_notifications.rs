@@ -103,12 +103,31 @@ async fn notifications_are_the_recipients_own_newest_first() {
         let for_bob = notification(store.as_ref(), bob);
         commit(store.as_ref(), vec![Write::AddNotification(for_bob)]).await;
     }
-    let listed = store.notifications(alice).await.unwrap();
+    let listed = store
+        .notification_page(alice, false, 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     alices.reverse();
     assert_eq!(listed, alices);
-    assert_eq!(store.notifications(bob).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .notification_page(bob, false, 0, usize::MAX)
+            .await
+            .map(|p| p.1)
+            .unwrap()
+            .len(),
+        4
+    );
     let nobody = user(store.as_ref(), "nobody", Role::User).await.id;
-    assert!(store.notifications(nobody).await.unwrap().is_empty());
+    assert!(
+        store
+            .notification_page(nobody, false, 0, usize::MAX)
+            .await
+            .map(|p| p.1)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -131,9 +150,10 @@ async fn a_notification_is_marked_read_only_by_its_recipient() {
     assert!(matches!(by_bob, Err(StoreError::NotFound)), "{by_bob:?}");
     assert!(
         store
-            .notifications(alice)
+            .notification_page(alice, false, 0, usize::MAX)
             .await
             .unwrap()
+            .1
             .iter()
             .all(|n| !n.read)
     );
@@ -149,7 +169,11 @@ async fn a_notification_is_marked_read_only_by_its_recipient() {
         vec![Write::ReadNotification(alice, hers.id)],
     )
     .await;
-    let after = store.notifications(alice).await.unwrap();
+    let after = store
+        .notification_page(alice, false, 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     let read = |id| after.iter().find(|n| n.id == id).map(|n| n.read);
     assert_eq!(read(hers.id), Some(true));
     assert_eq!(read(other.id), Some(false), "only the one named");
@@ -175,10 +199,18 @@ async fn read_all_marks_every_notification_of_that_user_only() {
     }
     commit(store.as_ref(), writes).await;
     commit(store.as_ref(), vec![Write::ReadAllNotifications(alice)]).await;
-    let hers = store.notifications(alice).await.unwrap();
+    let hers = store
+        .notification_page(alice, false, 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     assert_eq!(hers.len(), 3);
     assert!(hers.iter().all(|n| n.read));
-    let his = store.notifications(bob).await.unwrap();
+    let his = store
+        .notification_page(bob, false, 0, usize::MAX)
+        .await
+        .map(|p| p.1)
+        .unwrap();
     assert_eq!(his.len(), 2);
     assert!(his.iter().all(|n| !n.read), "another user's stay unread");
     // With nothing unread, it is a no-op, not an error.
@@ -284,7 +316,13 @@ async fn pruning_removes_old_read_notifications_only_bounded_per_call() {
     );
     assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 2);
     assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 0);
-    let mut left = note_ids(&store.notifications(alice).await.unwrap());
+    let mut left = note_ids(
+        &store
+            .notification_page(alice, false, 0, usize::MAX)
+            .await
+            .map(|p| p.1)
+            .unwrap(),
+    );
     left.sort();
     let mut want = vec![old_unread.id, recent_read.id];
     want.sort();
@@ -301,7 +339,13 @@ async fn pruning_removes_old_read_notifications_only_bounded_per_call() {
     .await;
     assert_eq!(store.prune_notifications(cut, 100).await.unwrap(), 1);
     assert_eq!(
-        note_ids(&store.notifications(alice).await.unwrap()),
+        note_ids(
+            &store
+                .notification_page(alice, false, 0, usize::MAX)
+                .await
+                .map(|p| p.1)
+                .unwrap()
+        ),
         vec![recent_read.id]
     );
 }

@@ -102,11 +102,6 @@ pub(super) fn backfill_audit(txn: &WriteTransaction) -> Result<(), StoreError> {
     backfill_once(txn, INDEXED, AUDIT, |e: &AuditEntry| index(txn, e, true))
 }
 
-pub(super) fn audit_entries(txn: &ReadTransaction) -> Result<Vec<AuditEntry>, StoreError> {
-    let (_, out) = audit_page(txn, &AuditFilter::default(), 0, usize::MAX)?;
-    Ok(out)
-}
-
 /// Whether entry `id` matches the action and actor of `filter`, by point lookups.
 struct Membership {
     by_action: redb::ReadOnlyTable<(&'static str, u64), i64>,
@@ -279,10 +274,6 @@ pub(super) fn prune_audit(
 
 #[async_trait]
 impl AuditStore for RedbStore {
-    async fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        audit_entries(&self.read()?)
-    }
-
     async fn audit_page(
         &self,
         filter: &AuditFilter,

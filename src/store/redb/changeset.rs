@@ -313,7 +313,12 @@ mod tests {
             .unwrap();
         assert_eq!(count, 0, "no index entry");
         assert!(
-            store.notifications(user.id).await.unwrap().is_empty(),
+            store
+                .notification_page(user.id, false, 0, 1)
+                .await
+                .unwrap()
+                .0
+                == 0,
             "no notification"
         );
         assert_eq!(

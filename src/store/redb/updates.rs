@@ -457,13 +457,6 @@ pub(super) fn notification_page(
     Ok((count, out))
 }
 
-pub(super) fn notifications_of(
-    txn: &ReadTransaction,
-    user: UserId,
-) -> Result<Vec<Notification>, StoreError> {
-    Ok(notification_page(txn, user, false, 0, usize::MAX)?.1)
-}
-
 /// Removes at most `max` read notifications created before `before`, oldest first.
 pub(super) fn prune_notifications(
     txn: &WriteTransaction,
@@ -528,10 +521,6 @@ impl UpdateStore for RedbStore {
         limit: usize,
     ) -> Result<(usize, Vec<Update>), StoreError> {
         update_page(&self.read()?, filter, order, descending, offset, limit)
-    }
-
-    async fn notifications(&self, user: UserId) -> Result<Vec<Notification>, StoreError> {
-        notifications_of(&self.read()?, user)
     }
 
     async fn notification_page(
