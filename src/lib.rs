@@ -9,6 +9,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod search;
 pub mod service;
 pub mod signing_key;
@@ -188,6 +189,9 @@ impl App {
             return Err(e);
         }
         let config = self.config.clone();
+        if config.metrics.enabled {
+            metrics::install();
+        }
         let stopping_rx = self.stopping.subscribe();
         let follower = tokio::spawn(self.index.clone().follow(
             self.store.clone(),

@@ -368,6 +368,7 @@ impl Modify for ExactlyOneOf {
         rest::audit::list,
         rest::search::search,
         health::healthz, health::readyz,
+        super::metrics::metrics,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]

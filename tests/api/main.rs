@@ -17,6 +17,7 @@ mod fuzz_regressions;
 mod graphql;
 mod health;
 mod limits;
+mod metrics;
 mod old_data;
 mod openapi_document;
 mod projects;
