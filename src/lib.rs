@@ -79,6 +79,14 @@ fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Tells systemd how the service stands, when it started Nexus with `NOTIFY_SOCKET` (a
+/// `Type=notify` unit); without it this does nothing.
+fn notify_service_manager(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "cannot notify the service manager");
+    }
+}
+
 /// An opened data directory: the store (the backend `store::open` chooses), the search index
 /// and the services over them. The one way in: `serve`, every CLI subcommand and the tests
 /// start here.
@@ -218,8 +226,12 @@ impl App {
             tracing::info!(%addr, data_dir = %config.server.data_dir.display(), "nexus serving");
         }
         let stopping = self.stopping.clone();
+        // Bound, set up and about to accept: systemd (`Type=notify`) may start what depends on
+        // Nexus now.
+        notify_service_manager(sd_notify::NotifyState::Ready);
         let signal = async move {
             shutdown.await;
+            notify_service_manager(sd_notify::NotifyState::Stopping);
             tracing::info!("shutting down: no new requests, draining in-flight ones");
             // Live connections close with a going-away message.
             let _ = stopping.send(true);

@@ -25,6 +25,7 @@ mod realtime;
 mod search;
 mod security;
 mod startup;
+mod systemd;
 mod ui;
 mod updates;
 mod users;
