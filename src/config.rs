@@ -55,6 +55,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// Password for the `admin` user created on first start (`NEXUS_ADMIN_PASSWORD`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_password: Option<Secret>,
@@ -410,6 +412,21 @@ impl Default for LogConfig {
             format: LogFormat::Text,
             level: "info".into(),
         }
+    }
+}
+
+/// `[metrics]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` answers (unauthenticated, like `/healthz`: it shows counts and
+    /// sizes, never a user, id or path). Off, the route is `404` and nothing is recorded.
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 

@@ -69,6 +69,7 @@ impl EventBus {
 
     /// Publishes one committed batch's entries, in order. Called only after the commit.
     pub fn publish(&self, entries: Vec<ChangeEntry>) {
+        crate::metrics::record_published(entries.len());
         for entry in entries {
             // No subscriber is not an error: nothing is listening yet.
             let _ = self.sender.send(Arc::new(Published::new(entry)));

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod search;
 pub mod service;
 pub mod signing_key;
@@ -80,6 +81,14 @@ fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+/// Tells systemd how the service stands, when it started Nexus with `NOTIFY_SOCKET` (a
+/// `Type=notify` unit); without it this does nothing.
+fn notify_service_manager(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "cannot notify the service manager");
+    }
 }
 
 /// An opened data directory: the store (the backend `store::open` chooses), the search index
@@ -217,6 +226,9 @@ impl App {
             return Err(e);
         }
         let config = self.config.clone();
+        if config.metrics.enabled {
+            metrics::install();
+        }
         let stopping_rx = self.stopping.subscribe();
         let acceptor = tls.as_ref().map(http::tls::Tls::acceptor);
         if let Some(tls) = tls {
@@ -275,8 +287,12 @@ impl App {
             );
         }
         let stopping = self.stopping.clone();
+        // Bound, set up and about to accept: systemd (`Type=notify`) may start what depends on
+        // Nexus now.
+        notify_service_manager(sd_notify::NotifyState::Ready);
         let signal = async move {
             shutdown.await;
+            notify_service_manager(sd_notify::NotifyState::Stopping);
             tracing::info!("shutting down: no new requests, draining in-flight ones");
             // Live connections close with a going-away message.
             let _ = stopping.send(true);

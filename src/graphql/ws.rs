@@ -151,7 +151,10 @@ async fn serve(mut socket: WebSocket, state: AppState, schema: NexusSchema, ip: 
         }
     };
     // Held while the socket lives: counted with the user's other live connections.
-    let _slot = match state.live.open(principal.user.id.0) {
+    let _slot = match state.live.open(
+        principal.user.id.0,
+        crate::http::live_limit::Transport::WebSocket,
+    ) {
         Ok(slot) => slot,
         Err(_) => return close(&mut socket, 4429, "too many live connections").await,
     };

@@ -5,7 +5,8 @@ pub mod client_addr;
 pub mod error;
 pub mod extract;
 mod health;
-mod live_limit;
+pub(crate) mod live_limit;
+pub(crate) mod metrics;
 pub mod openapi;
 mod realtime;
 pub mod rest;
@@ -102,11 +103,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/search", rest::search::router())
         .route("/openapi.json", axum::routing::get(openapi::document))
         .merge(realtime::sse_router());
-    Router::new()
+    let mut routes = Router::new()
         .nest("/api", api)
         .merge(health::router())
         .merge(realtime::ws_router())
-        .merge(crate::graphql::router())
+        .merge(crate::graphql::router());
+    if config.metrics.enabled {
+        routes = routes.merge(metrics::router());
+    }
+    let routes = routes
         .fallback_service(crate::ui::router(state.clone()))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -138,8 +143,14 @@ pub fn router(config: &Config, state: AppState) -> Router {
                         .level(Level::INFO)
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
-        )
-        .with_state(state)
+        );
+    // Outermost, so that it counts what the layers above answer too (408, 413, a panic's 500).
+    let routes = if config.metrics.enabled {
+        routes.layer(middleware::from_fn(metrics::track))
+    } else {
+        routes
+    };
+    routes.with_state(state)
 }
 
 /// Answers `408` when a request (its body upload included) has not produced a response within

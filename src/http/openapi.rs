@@ -369,6 +369,7 @@ impl Modify for ExactlyOneOf {
         rest::admin::backup,
         rest::search::search,
         health::healthz, health::readyz,
+        super::metrics::metrics,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientIp, QueryMap, bearer_token};
-use super::live_limit::LiveSlot;
+use super::live_limit::{LiveSlot, Transport};
 use crate::domain::DomainError;
 use crate::service::Principal;
 use crate::service::realtime::{Ended, Live, LiveSession, OnLag, parse_topic};
@@ -105,7 +105,7 @@ async fn websocket(
         None => None,
     };
     let slot = match &principal {
-        Some(p) => match state.live.open(p.user.id.0) {
+        Some(p) => match state.live.open(p.user.id.0, Transport::WebSocket) {
             Ok(slot) => Some(slot),
             Err(e) => return ApiError::from(e).into_response(),
         },
@@ -302,7 +302,7 @@ async fn events(
             ))
         })?),
     };
-    let slot = state.live.open(principal.user.id.0)?;
+    let slot = state.live.open(principal.user.id.0, Transport::Sse)?;
     let session = state
         .services
         .realtime

@@ -42,6 +42,8 @@ pub enum Readiness {
 }
 
 struct Inner {
+    /// The index folder.
+    dir: PathBuf,
     /// Turns parsed queries into index queries.
     compiler: Compiler,
     reader: IndexReader,
@@ -123,6 +125,7 @@ impl SearchIndex {
             .get(STEMMER)
             .ok_or_else(|| fail("no English stemmer".into()))?;
         let inner = Inner {
+            dir: path.clone(),
             compiler: Compiler::new(fields, analyzer),
             reader,
             writer: Mutex::new(writer),
@@ -160,6 +163,19 @@ impl SearchIndex {
 
     fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
         self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The files of the index on disk, in bytes (a directory walk: call it off the async
+    /// workers).
+    pub fn size_bytes(&self) -> std::io::Result<u64> {
+        let mut total = 0;
+        for entry in std::fs::read_dir(&self.inner.dir)? {
+            let metadata = entry?.metadata()?;
+            if metadata.is_file() {
+                total += metadata.len();
+            }
+        }
+        Ok(total)
     }
 
     /// The index folder.

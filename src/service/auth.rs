@@ -351,7 +351,9 @@ impl AuthService {
                     self.audit
                         .entry(actor, ip, "login.failure", target.clone(), detail.clone());
                 self.audit.record(entry).await;
+                crate::metrics::record_login_failure();
                 if self.lockout.record_failure(username) {
+                    crate::metrics::record_lockout();
                     tracing::warn!(username = %username, "username locked after repeated failed logins");
                     let entry = self.audit.entry(actor, ip, "login.lockout", target, detail);
                     self.audit.record(entry).await;

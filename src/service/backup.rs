@@ -79,7 +79,7 @@ impl BackupService {
             Self::may_take(principal)?;
         }
         let made = backup::create(&self.store, &self.data_dir, sink, progress).await;
-        self.finish(&requester, None, made)
+        self.finish(&requester, None, made).await
     }
 
     /// Writes a fresh archive to the file `path`: to a temporary name beside it first, renamed
@@ -91,10 +91,10 @@ impl BackupService {
         progress: Progress,
     ) -> Result<Manifest, DomainError> {
         let made = write_file(&self.store, &self.data_dir, path, progress).await;
-        self.finish(&requester, Some(path), made)
+        self.finish(&requester, Some(path), made).await
     }
 
-    fn finish(
+    async fn finish(
         &self,
         requester: &Requester<'_>,
         path: Option<&Path>,
@@ -106,6 +106,7 @@ impl BackupService {
         })?;
         let now = crate::domain::time::now().unix_timestamp();
         self.last_success.store(now, Ordering::Relaxed);
+        crate::metrics::record_backup(u64::try_from(now).unwrap_or(0));
         let target = match path {
             Some(path) => format!("file:{}", path.display()),
             None => "download".to_string(),
@@ -119,8 +120,8 @@ impl BackupService {
             Requester::User(principal) => self.audit.by(principal, "backup", target, detail),
             _ => self.audit.entry(None, None, "backup", target, detail),
         };
-        let audit = self.audit.clone();
-        tokio::spawn(async move { audit.record(entry).await });
+        // Recorded before answering: a command-line backup closes the store right after.
+        self.audit.record(entry).await;
         Ok(manifest)
     }
 

@@ -114,6 +114,10 @@ pub trait Lifecycle: Send + Sync {
     async fn check(&self) -> Result<(), StoreError>;
     /// Commits everything queued, then stops taking writes; waits until done.
     async fn close(&self);
+    /// The size of the database on disk, in bytes, if the backend can tell.
+    fn size_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Everything the services need from storage, one trait per capability.

@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/assets/{file}", get(assets::serve))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(crate::http::metrics::expose_route))
         .with_state(state)
 }
 

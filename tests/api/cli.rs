@@ -227,8 +227,24 @@ async fn user_commands_work_on_a_stopped_servers_data_directory() {
         .to_string();
     let listed = nexus(&dir, &["user", "list"], None, &[]).await;
     assert!(listed.ok().contains("bob"), "{}", listed.stdout);
+    let archives = tempfile::tempdir().unwrap();
+    let archive = archives.path().join("offline.tar.gz");
+    nexus(
+        &dir,
+        &["backup", "--out", archive.to_str().unwrap()],
+        None,
+        &[],
+    )
+    .await
+    .ok();
     let app = app.restart().await;
     assert_eq!(login_status(&app, "bob", &password).await, StatusCode::OK);
+    // Both were audited in the stopped directory before the command closed it.
+    let admin = app.admin_token().await;
+    let audit = json_of(app.get("/api/audit/?action=backup", &admin).await).await;
+    assert_eq!(audit["results"][0]["detail"]["via"], "cli", "{audit}");
+    let audit = json_of(app.get("/api/audit/?action=user.create", &admin).await).await;
+    assert_eq!(audit["count"], 1, "{audit}");
 }
 
 async fn new_activity(app: &TestApp, token: &str, title: &str) -> Value {
@@ -482,6 +498,26 @@ async fn an_admin_downloads_a_fresh_backup_that_verifies() {
     let audit = json_of(app.get("/api/audit/?action=backup", &admin).await).await;
     assert_eq!(audit["count"], 1, "{audit}");
     assert_eq!(audit["results"][0]["detail"]["via"], "api");
+    // The metrics show when the last backup completed.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("nexus_last_backup_timestamp_seconds "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("the last-backup gauge");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - last).abs() < 120.0, "{last} vs {now}");
 }
 
 #[tokio::test]

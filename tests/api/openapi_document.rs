@@ -244,6 +244,7 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ("patch", "/api/users/{id}/", "users_update", "users"),
         ("get", "/healthz", "healthz", "operations"),
         ("get", "/readyz", "readyz", "operations"),
+        ("get", "/metrics", "metrics", "operations"),
     ];
     let documented = operations(&doc);
     assert_eq!(documented.len(), expected.len(), "operations documented");

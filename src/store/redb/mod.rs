@@ -83,6 +83,8 @@ pub struct RedbStore {
     facets: Arc<facets::Facets>,
     auth_cache: Arc<auth_cache::AuthCache>,
     disk: Arc<disk::DiskGuard>,
+    /// The database file, for its size.
+    file: Arc<std::path::PathBuf>,
 }
 
 impl RedbStore {
@@ -139,6 +141,7 @@ impl RedbStore {
             facets,
             auth_cache: Arc::default(),
             disk,
+            file: Arc::new(path),
         })
     }
 
@@ -180,6 +183,10 @@ impl RedbStore {
 impl Lifecycle for RedbStore {
     async fn close(&self) {
         RedbStore::close(self).await;
+    }
+
+    fn size_bytes(&self) -> Option<u64> {
+        std::fs::metadata(self.file.as_ref()).ok().map(|m| m.len())
     }
 
     async fn check(&self) -> Result<(), StoreError> {

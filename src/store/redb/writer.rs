@@ -293,6 +293,8 @@ fn commit_batch(
     next_seq: &mut u64,
     quick_repair: bool,
 ) {
+    let started = std::time::Instant::now();
+    let requests = jobs.len();
     let txn = match begin(db, quick_repair) {
         Ok(txn) => txn,
         Err(e) => {
@@ -341,6 +343,7 @@ fn commit_batch(
     };
     match outcome {
         None => {
+            crate::metrics::record_commit(requests, started.elapsed());
             *next_seq = seq;
             on_commit(db, &changes);
             bus.publish(changes);

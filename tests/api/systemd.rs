@@ -1,0 +1,31 @@
+//! systemd's readiness protocol (`Type=notify` in packaging/nexus.service): `READY=1` once the
+//! listener is bound and first start is done, `STOPPING=1` when a stop begins.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use crate::process::{Running, nexus};
+
+/// The next notification on `socket`, as text.
+fn next_notification(socket: &UnixDatagram) -> String {
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).expect("a notification in time");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn the_server_tells_systemd_when_it_is_ready_and_when_it_stops() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut cmd = nexus(&dir.path().join("data"));
+    cmd.env("NOTIFY_SOCKET", &path);
+    // `start` returns once /readyz answers; readiness was announced before the first accept.
+    let running = Running::start(cmd);
+    assert_eq!(next_notification(&socket), "READY=1\n");
+    assert_eq!(running.terminate(), 0, "clean exit on SIGTERM");
+    assert_eq!(next_notification(&socket), "STOPPING=1\n");
+}
