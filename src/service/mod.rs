@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod realtime;
 pub mod retention;
 pub mod search;
+pub mod shopfloor;
 pub mod tokens;
 pub mod updates;
 pub mod users;
@@ -54,6 +55,8 @@ pub struct Services {
     pub updates: updates::UpdateService,
     /// Chat.
     pub chat: chat::ChatService,
+    /// Assets, shifts, downtime, production and OEE.
+    pub shopfloor: shopfloor::ShopfloorService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Full-text search.
@@ -107,6 +110,14 @@ impl Services {
             ),
             updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
             chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            shopfloor: shopfloor::ShopfloorService::new(
+                store.clone(),
+                audit.clone(),
+                config
+                    .plant
+                    .time_zone()
+                    .map_err(|e| DomainError::Internal(e.to_string()))?,
+            ),
             audit,
             search,
             realtime: realtime::RealtimeService::new(store.clone(), bus, stopping),

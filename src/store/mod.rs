@@ -8,6 +8,7 @@ pub mod changeset;
 pub mod chat;
 pub mod projects;
 pub mod redb;
+pub mod shopfloor;
 pub mod updates;
 pub mod users;
 
@@ -17,6 +18,9 @@ pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
 pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
+pub use shopfloor::{
+    AssetFilter, CountSpan, DowntimeFilter, ProductionFilter, ShopfloorStore, StopSpan,
+};
 pub use updates::{UpdateFilter, UpdateOrder, UpdateStore};
 pub use users::{
     NewUser, RefreshOutcome, Session, SessionStore, UserChanges, UserFilter, UserOrder, UserStore,
@@ -123,6 +127,7 @@ pub trait Store:
     + ProjectStore
     + UpdateStore
     + ChatStore
+    + ShopfloorStore
     + AuditStore
     + ChangeLog
     + SearchSource
@@ -137,6 +142,7 @@ impl<T> Store for T where
         + ProjectStore
         + UpdateStore
         + ChatStore
+        + ShopfloorStore
         + AuditStore
         + ChangeLog
         + SearchSource

@@ -23,6 +23,7 @@ mod projects;
 mod realtime;
 mod search;
 mod security;
+mod shopfloor;
 mod startup;
 mod ui;
 mod updates;
