@@ -24,6 +24,7 @@ use crate::service::updates::{NewUpdate, UpdatePatch};
 use crate::service::users::{AdminUpdateInput, CreateUserInput as NewUser};
 
 /// The mutation root.
+#[derive(Default)]
 pub struct Mutation;
 
 /// An RFC 3339 time as REST reads one in a body; otherwise a validation error on `field`.

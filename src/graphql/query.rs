@@ -17,6 +17,7 @@ use crate::service::updates::UpdateQuery;
 use crate::service::users::UserQuery;
 
 /// The query root.
+#[derive(Default)]
 pub struct Query;
 
 /// `page` and `pageSize` as REST checks them (`pageSize` capped at 200, below 1 refused).

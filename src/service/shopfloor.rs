@@ -1133,6 +1133,43 @@ impl ShopfloorService {
         self.apply(changeset, "production count").await
     }
 
+    /// The filtered events as CSV, header row first, read a page at a time.
+    pub async fn downtime_csv(
+        &self,
+        principal: &Principal,
+        asset: Option<AssetId>,
+        filter: DowntimeFilter,
+    ) -> Result<String, DomainError> {
+        let mut out =
+            String::from("id,asset_id,reason_id,started_at,ended_at,note,reported_by\r\n");
+        let mut number = 1;
+        loop {
+            let request = PageRequest {
+                page: number,
+                page_size: 200,
+            };
+            let page = self
+                .downtimes(principal, asset, filter.clone(), request)
+                .await?;
+            for e in &page.results {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{}\r\n",
+                    e.id,
+                    e.asset_id,
+                    e.reason_id.map(|r| r.to_string()).unwrap_or_default(),
+                    rfc3339_text(e.started_at),
+                    e.ended_at.map(rfc3339_text).unwrap_or_default(),
+                    csv_field(&e.note),
+                    e.reported_by
+                ));
+            }
+            if !page.has_next() {
+                return Ok(out);
+            }
+            number += 1;
+        }
+    }
+
     // ---- OEE and Pareto ----
 
     fn window(from: Timestamp, to: Timestamp) -> Result<(i64, i64), DomainError> {
@@ -1168,9 +1205,8 @@ impl ShopfloorService {
         cache: &mut HashMap<ReasonId, Option<DowntimeReason>>,
         reason: ReasonId,
     ) -> Result<bool, DomainError> {
-        if !cache.contains_key(&reason) {
-            let r = self.store.reason(reason).await?;
-            cache.insert(reason, r);
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(reason) {
+            slot.insert(self.store.reason(reason).await?);
         }
         Ok(cache
             .get(&reason)
@@ -1302,4 +1338,45 @@ impl ShopfloorService {
         });
         Ok(rows)
     }
+}
+
+fn rfc3339_text(t: Timestamp) -> String {
+    t.format(&::time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break, quotes doubled;
+/// otherwise exactly as stored, as the activity export does (README §The API).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The OEE table as CSV, header row first; a `null` ratio is an empty field.
+pub fn oee_csv(rows: &[OeeRow]) -> String {
+    let mut out = String::from(
+        "asset_id,from,to,planned_secs,downtime_secs,run_secs,total_count,good_count,availability,performance,quality,oee\r\n",
+    );
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+            r.asset_id,
+            rfc3339_text(r.from),
+            rfc3339_text(r.to),
+            r.planned_secs,
+            r.downtime_secs,
+            r.run_secs,
+            r.total_count,
+            r.good_count,
+            num(r.availability),
+            num(r.performance),
+            num(r.quality),
+            num(r.oee)
+        ));
+    }
+    out
 }

@@ -701,56 +701,12 @@ pub async fn downtime_export(
     query: QueryMap,
 ) -> Result<Response, ApiError> {
     let (asset, filter) = downtime_filter(&query)?;
-    let mut out = String::from("id,asset_id,reason_id,started_at,ended_at,note,reported_by\n");
-    let mut number = 1;
-    loop {
-        let request = crate::service::pagination::PageRequest {
-            page: number,
-            page_size: 200,
-        };
-        let page = state
-            .services
-            .shopfloor
-            .downtimes(&me, asset, filter.clone(), request)
-            .await?;
-        for e in &page.results {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
-                e.id,
-                e.asset_id,
-                e.reason_id.map(|r| r.to_string()).unwrap_or_default(),
-                rfc3339(e.started_at),
-                e.ended_at.map(rfc3339).unwrap_or_default(),
-                csv_field(&e.note),
-                e.reported_by
-            ));
-        }
-        if !page.has_next() {
-            break;
-        }
-        number += 1;
-    }
+    let out = state
+        .services
+        .shopfloor
+        .downtime_csv(&me, asset, filter)
+        .await?;
     Ok(csv(out))
-}
-
-fn rfc3339(t: crate::domain::time::Timestamp) -> String {
-    t.format(&::time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// One CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-`
-/// or `@` is defused so a spreadsheet does not run it as a formula.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 fn csv(body: String) -> Response {
@@ -934,26 +890,6 @@ pub async fn oee_export(
 ) -> Result<Response, ApiError> {
     let q = oee_query(&query)?;
     let rows = state.services.shopfloor.oee(&me, q).await?;
-    let mut out = String::from(
-        "asset_id,from,to,planned_secs,downtime_secs,run_secs,total_count,good_count,availability,performance,quality,oee\n",
-    );
-    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            r.asset_id,
-            rfc3339(r.from),
-            rfc3339(r.to),
-            r.planned_secs,
-            r.downtime_secs,
-            r.run_secs,
-            r.total_count,
-            r.good_count,
-            num(r.availability),
-            num(r.performance),
-            num(r.quality),
-            num(r.oee)
-        ));
-    }
+    let out = crate::service::shopfloor::oee_csv(&rows);
     Ok(csv(out))
 }
