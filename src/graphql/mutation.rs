@@ -253,7 +253,8 @@ pub struct MeInput {
     pub profile: Option<ProfileInput>,
 }
 
-#[Object]
+// Merged into the root `Mutation` (`graphql::MutationRoot`), so it needs a name of its own.
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Creates an activity (`POST /api/activities/`).
     async fn create_activity(

@@ -147,7 +147,8 @@ fn ordering_of(ordering: Option<String>) -> Option<String> {
     ordering.filter(|o| !o.is_empty()).map(|o| snake(&o))
 }
 
-#[Object]
+// Merged into the root `Query` (`graphql::QueryRoot`), so it needs a name of its own.
+#[Object(name = "CoreQuery")]
 impl Query {
     /// The caller.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {

@@ -177,7 +177,8 @@ pub(crate) fn events<T: Send + 'static>(
     }
 }
 
-#[SubscriptionRoot]
+// Merged into the root `Subscription`, so it needs a name of its own.
+#[SubscriptionRoot(name = "CoreSubscription")]
 impl Subscription {
     /// Changes to the activities the caller may see, or to those of one project; `since` (an
     /// event id) first replays what came after it.
