@@ -138,6 +138,10 @@ enum Scenario {
     /// `POST /graphql` as a `user`: the in-progress activities, a page of 50 with each one's
     /// assignee and project (names), as `list-user` asks REST for the same page.
     Graphql,
+    /// `GET /api/oee/` as a `user` over one line of two machines with a month of one-minute
+    /// counts on one of them (43,200) and a stop every 15 minutes (2,880): the month by shift
+    /// (`oee-shift`), by day (`oee-day`), and one day by hour (`oee-hour`).
+    Oee,
 }
 
 impl Scenario {
@@ -1095,6 +1099,171 @@ async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Result<Va
         .await?)
 }
 
+/// The month the `oee` scenario covers: 30 days from 2026-03-01T00:00:00Z.
+const OEE_START: i64 = 1_772_323_200;
+/// Its days.
+const OEE_DAYS: i64 = 30;
+
+fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Finds the line seeded by an earlier run on a kept data directory, or seeds it: a line with
+/// two machines, three eight-hour shifts, a planned and an unplanned reason, one count a minute
+/// for the month on the first machine and a five-minute stop every quarter hour on it.
+async fn seed_oee(client: &reqwest::Client, base: &str, admin: &str) -> Result<u64> {
+    let found = get_json(client, &format!("{base}/api/assets/?q=BENCH-LINE"), admin).await?;
+    if let Some(id) = found["results"][0]["id"].as_u64() {
+        return Ok(id);
+    }
+    let line = post(
+        client,
+        format!("{base}/api/assets/"),
+        admin,
+        json!({"code": "BENCH-LINE", "name": "Bench line", "kind": "line"}),
+    )
+    .await?["id"]
+        .as_u64()
+        .context("line id")?;
+    let mut machines = Vec::new();
+    for (code, cycle) in [("BENCH-M1", 50.0), ("BENCH-M2", 25.0)] {
+        let m = post(
+            client,
+            format!("{base}/api/assets/"),
+            admin,
+            json!({"code": code, "name": code, "kind": "machine", "parent_id": line,
+                   "ideal_cycle_secs": cycle}),
+        )
+        .await?;
+        machines.push(m["id"].as_u64().context("machine id")?);
+    }
+    for (name, starts, ends) in [
+        ("Early", "06:00", "14:00"),
+        ("Late", "14:00", "22:00"),
+        ("Night", "22:00", "06:00"),
+    ] {
+        post(
+            client,
+            format!("{base}/api/shifts/"),
+            admin,
+            json!({"name": name, "starts": starts, "ends": ends,
+                   "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}),
+        )
+        .await?;
+    }
+    let mut reasons = Vec::new();
+    for (code, planned) in [("BENCH-CO", true), ("BENCH-JAM", false)] {
+        let r = post(
+            client,
+            format!("{base}/api/downtime/reasons/"),
+            admin,
+            json!({"code": code, "name": code, "planned": planned}),
+        )
+        .await?;
+        reasons.push(r["id"].as_u64().context("reason id")?);
+    }
+    let minutes = (OEE_DAYS * 24 * 60) as usize;
+    let stops = minutes / 15;
+    let m1 = machines[0];
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..64 {
+        let (client, base, admin, next, reasons) = (
+            client.clone(),
+            base.to_string(),
+            admin.to_string(),
+            next.clone(),
+            reasons.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= minutes + stops {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                if i < minutes {
+                    let t = OEE_START + i as i64 * 60;
+                    post(
+                        &client,
+                        format!("{base}/api/production/"),
+                        &admin,
+                        json!({"asset_id": m1, "started_at": rfc3339(t), "ended_at": rfc3339(t + 60),
+                               "total_count": 1, "good_count": u64::from(i % 50 != 0)}),
+                    )
+                    .await?;
+                } else {
+                    let k = (i - minutes) as i64;
+                    let t = OEE_START + k * 900 + 300;
+                    let reason = reasons[usize::from(k % 4 == 0)];
+                    post(
+                        &client,
+                        format!("{base}/api/downtime/"),
+                        &admin,
+                        json!({"asset_id": m1, "reason_id": reason, "started_at": rfc3339(t),
+                               "ended_at": rfc3339(t + 300)}),
+                    )
+                    .await?;
+                }
+                if (i + 1).is_multiple_of(((minutes + stops) / 10).max(1)) {
+                    eprintln!(
+                        "  seeded {}/{} counts and stops ({:.0}/s)",
+                        i + 1,
+                        minutes + stops,
+                        (i + 1) as f64 / started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    eprintln!("  seeding took {:.1} s", started.elapsed().as_secs_f64());
+    Ok(line)
+}
+
+/// The `oee` scenario (see `Scenario::Oee`).
+async fn oee(client: &reqwest::Client, base: &str, seeded: &Seeded, load: Load) -> Result<()> {
+    let line = seed_oee(client, base, &seeded.admin).await?;
+    let month = (rfc3339(OEE_START), rfc3339(OEE_START + OEE_DAYS * 86_400));
+    let day = (rfc3339(OEE_START + 86_400), rfc3339(OEE_START + 2 * 86_400));
+    for (name, (from, to), group) in [
+        ("oee-shift", &month, "shift"),
+        ("oee-day", &month, "day"),
+        ("oee-hour", &day, "hour"),
+    ] {
+        let url = Arc::new(format!(
+            "{base}/api/oee/?asset={line}&from={}&to={}&group={group}",
+            encode_query(from),
+            encode_query(to)
+        ));
+        let check = get_json(client, &url, &seeded.user).await?;
+        println!(
+            "{name}: {} buckets; first {}",
+            check.as_array().map_or(0, Vec::len),
+            check[0]
+        );
+        let user = Arc::new(seeded.user.clone());
+        let outcome = {
+            let c = client.clone();
+            drive(load.concurrency, load.duration, move |_| {
+                let request = c.get(url.as_str()).bearer_auth(user.as_str());
+                async move { ok(request.send().await).await }
+            })
+            .await
+        };
+        print_row(name, &outcome);
+    }
+    Ok(())
+}
+
 /// Posts `total` messages to the room of `project` from 64 concurrent senders (the public
 /// API's own write path, group commit and all).
 async fn seed_room(
@@ -1568,6 +1737,14 @@ async fn main() -> Result<()> {
                     login_one(c.clone(), base.clone(), n)
                 })
                 .await
+            }
+            Scenario::Oee => {
+                let load = Load {
+                    concurrency: args.concurrency,
+                    duration,
+                };
+                oee(&c, &server.base, &seeded, load).await?;
+                continue;
             }
             Scenario::Graphql => {
                 let body = Arc::new(json!({"query": GRAPHQL_PAGE}));

@@ -22,24 +22,41 @@ pub enum ObjectKind {
     Notification,
     /// A chat message, direct or in a project room.
     Message,
+    /// A shop-floor asset (site, area, line, workstation, machine).
+    Asset,
+    /// A shift.
+    Shift,
+    /// A downtime reason.
+    DowntimeReason,
+    /// A downtime event.
+    Downtime,
+    /// A production count.
+    Production,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 6] = [
+    pub const ALL: [ObjectKind; 11] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
         ObjectKind::Update,
         ObjectKind::Notification,
         ObjectKind::Message,
+        ObjectKind::Asset,
+        ObjectKind::Shift,
+        ObjectKind::DowntimeReason,
+        ObjectKind::Downtime,
+        ObjectKind::Production,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
-    pub const SEARCHABLE: [ObjectKind; 4] = [
+    pub const SEARCHABLE: [ObjectKind; 6] = [
         ObjectKind::Activity,
         ObjectKind::Project,
         ObjectKind::Update,
         ObjectKind::Message,
+        ObjectKind::Asset,
+        ObjectKind::Downtime,
     ];
 
     /// The stored (and logged) name.
@@ -51,6 +68,11 @@ impl ObjectKind {
             ObjectKind::Update => "update",
             ObjectKind::Notification => "notification",
             ObjectKind::Message => "message",
+            ObjectKind::Asset => "asset",
+            ObjectKind::Shift => "shift",
+            ObjectKind::DowntimeReason => "downtime_reason",
+            ObjectKind::Downtime => "downtime",
+            ObjectKind::Production => "production",
         }
     }
 
@@ -62,7 +84,13 @@ impl ObjectKind {
             ObjectKind::Project => Some("project"),
             ObjectKind::Update => Some("update"),
             ObjectKind::Message => Some("chat"),
-            ObjectKind::User | ObjectKind::Notification => None,
+            ObjectKind::Asset => Some("asset"),
+            ObjectKind::Downtime => Some("downtime"),
+            ObjectKind::User
+            | ObjectKind::Notification
+            | ObjectKind::Shift
+            | ObjectKind::DowntimeReason
+            | ObjectKind::Production => None,
         }
     }
 

@@ -50,3 +50,23 @@ typed_id!(
     /// An audit entry's id.
     AuditId
 );
+typed_id!(
+    /// An asset's id (site, area, line, workstation or machine).
+    AssetId
+);
+typed_id!(
+    /// A shift's id.
+    ShiftId
+);
+typed_id!(
+    /// A downtime reason's id.
+    ReasonId
+);
+typed_id!(
+    /// A downtime event's id.
+    DowntimeId
+);
+typed_id!(
+    /// A production count's id.
+    ProductionId
+);

@@ -6,7 +6,9 @@ pub mod change;
 pub mod chat;
 pub mod error;
 pub mod ids;
+pub mod oee;
 pub mod project;
+pub mod shopfloor;
 pub mod time;
 pub mod update;
 pub mod user;
@@ -14,5 +16,6 @@ pub mod visibility;
 
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    ActivityId, AuditId, MessageId, NotificationId, ProjectId, SessionId, UpdateId, UserId,
+    ActivityId, AssetId, AuditId, DowntimeId, MessageId, NotificationId, ProductionId, ProjectId,
+    ReasonId, SessionId, ShiftId, UpdateId, UserId,
 };

@@ -9,6 +9,7 @@ use super::activity::Activity;
 use super::change::{ObjectKind, VisibilityKeys};
 use super::chat::Message;
 use super::project::Project;
+use super::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
 use super::update::{Notification, Update};
 use super::user::{Role, User};
 use super::{ProjectId, UserId};
@@ -99,6 +100,73 @@ impl Visible for Message {
     }
 }
 
+/// The shop-floor objects: everyone signed in reads them (API.md §Shop floor); the keys of a
+/// report carry who made it, for the change log's history.
+impl Visible for Asset {
+    const KIND: ObjectKind = ObjectKind::Asset;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: None,
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for Shift {
+    const KIND: ObjectKind = ObjectKind::Shift;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: None,
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for DowntimeReason {
+    const KIND: ObjectKind = ObjectKind::DowntimeReason;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: None,
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for DowntimeEvent {
+    const KIND: ObjectKind = ObjectKind::Downtime;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.reported_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
+impl Visible for ProductionCount {
+    const KIND: ObjectKind = ObjectKind::Production;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.reported_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
 /// A caller as the visibility rules see them: who they are, whether their role sees every
 /// project (admin and staff), and the projects they manage or are on the team of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +228,12 @@ impl Viewer {
                     || keys.project.is_none_or(|p| self.in_project(p))
             }
             ObjectKind::Project => self.sees_all || is_project_member(me, keys),
-            ObjectKind::Update => true,
+            ObjectKind::Update
+            | ObjectKind::Asset
+            | ObjectKind::Shift
+            | ObjectKind::DowntimeReason
+            | ObjectKind::Downtime
+            | ObjectKind::Production => true,
             ObjectKind::Notification => keys.parties.contains(&me),
             ObjectKind::Message => match keys.project {
                 Some(p) => self.sees_all || self.in_project(p),
@@ -219,7 +292,12 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
             tags.extend(keys.creator.map(user));
             tags.extend(keys.parties.iter().copied().map(user));
         }
-        ObjectKind::Update => tags.push(ALL.to_string()),
+        ObjectKind::Update
+        | ObjectKind::Asset
+        | ObjectKind::Shift
+        | ObjectKind::DowntimeReason
+        | ObjectKind::Downtime
+        | ObjectKind::Production => tags.push(ALL.to_string()),
         ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
         ObjectKind::Message => match keys.project {
             Some(p) => {
@@ -272,6 +350,22 @@ pub fn can_change_activity(user: &User, activity: &Activity) -> bool {
 /// Whether `user` may delete `activity` (they can already see it).
 pub fn can_delete_activity(user: &User, activity: &Activity) -> bool {
     is_staff(user) || activity.created_by == user.id
+}
+
+/// Whether `user` may change the plant's assets and downtime reasons, and edit or delete
+/// downtime events and production counts others report: admin and staff.
+pub fn can_manage_shop_floor(user: &User) -> bool {
+    is_staff(user)
+}
+
+/// Whether `user` may define shifts: admins.
+pub fn can_manage_shifts(user: &User) -> bool {
+    is_admin(user)
+}
+
+/// Whether `user` may end `event` (anyone may report and end a stop; API.md §Shop floor).
+pub fn can_end_downtime(_user: &User, _event: &DowntimeEvent) -> bool {
+    true
 }
 
 /// Whether `user` may delete `message` (they can already see it).

@@ -10,6 +10,7 @@ mod limits;
 mod loaders;
 mod mutation;
 mod query;
+mod shopfloor;
 mod subscription;
 mod types;
 mod ws;
@@ -31,7 +32,22 @@ pub use limits::{
 use crate::service::{Principal, Services};
 
 /// The schema: queries, mutations and subscriptions.
-pub type NexusSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+pub type NexusSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Every query: the REST reads, and the shop floor's.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::Query, shopfloor::ShopfloorQuery);
+
+/// Every mutation: one per REST write, the shop floor's included.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, shopfloor::ShopfloorMutation);
+
+/// Every subscription.
+#[derive(async_graphql::MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(subscription::Subscription, shopfloor::ShopfloorSubscription);
 
 /// Persisted queries kept (by hash) for clients that send the hash alone.
 const PERSISTED_QUERIES: usize = 1000;
@@ -39,16 +55,20 @@ const PERSISTED_QUERIES: usize = 1000;
 /// The schema with its limits and persisted queries. The services and the caller are given
 /// per request (`Caller`), so one schema serves every request.
 pub fn schema() -> NexusSchema {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        // Depth is checked by `limits`, which tells introspection (how IDEs learn the schema,
-        // 12 levels deep in the usual query) from data.
-        .limit_complexity(MAX_COMPLEXITY)
-        // First, so the size of a query is checked before anything parses it.
-        .extension(limits::Limits)
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            PERSISTED_QUERIES,
-        )))
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    // Depth is checked by `limits`, which tells introspection (how IDEs learn the schema,
+    // 12 levels deep in the usual query) from data.
+    .limit_complexity(MAX_COMPLEXITY)
+    // First, so the size of a query is checked before anything parses it.
+    .extension(limits::Limits)
+    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+        PERSISTED_QUERIES,
+    )))
+    .finish()
 }
 
 /// The schema in SDL, as `nexus graphql-schema` prints it and `docs/schema.graphql` holds it.

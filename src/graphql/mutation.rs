@@ -24,6 +24,7 @@ use crate::service::updates::{NewUpdate, UpdatePatch};
 use crate::service::users::{AdminUpdateInput, CreateUserInput as NewUser};
 
 /// The mutation root.
+#[derive(Default)]
 pub struct Mutation;
 
 /// An RFC 3339 time as REST reads one in a body; otherwise a validation error on `field`.
@@ -252,7 +253,8 @@ pub struct MeInput {
     pub profile: Option<ProfileInput>,
 }
 
-#[Object]
+// Merged into the root `Mutation` (`graphql::MutationRoot`), so it needs a name of its own.
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Creates an activity (`POST /api/activities/`).
     async fn create_activity(

@@ -17,6 +17,7 @@ use crate::service::updates::UpdateQuery;
 use crate::service::users::UserQuery;
 
 /// The query root.
+#[derive(Default)]
 pub struct Query;
 
 /// `page` and `pageSize` as REST checks them (`pageSize` capped at 200, below 1 refused).
@@ -146,7 +147,8 @@ fn ordering_of(ordering: Option<String>) -> Option<String> {
     ordering.filter(|o| !o.is_empty()).map(|o| snake(&o))
 }
 
-#[Object]
+// Merged into the root `Query` (`graphql::QueryRoot`), so it needs a name of its own.
+#[Object(name = "CoreQuery")]
 impl Query {
     /// The caller.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {

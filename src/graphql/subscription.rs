@@ -29,6 +29,7 @@ pub const RESET: &str = "reset";
 pub(crate) struct EndSignal(pub watch::Sender<Option<Ended>>);
 
 /// The subscription root.
+#[derive(Default)]
 pub struct Subscription;
 
 /// A change to an activity.
@@ -113,14 +114,14 @@ fn object<T: DeserializeOwned>(delivery: &Delivery) -> Option<T> {
 }
 
 /// A subscription's live session and what its stream needs besides.
-struct Opened {
+pub(crate) struct Opened {
     session: LiveSession,
     end: Option<EndSignal>,
     relations: Arc<Relations>,
 }
 
 /// Opens a live session for the caller on `topics`, replaying from `since`.
-async fn open(
+pub(crate) async fn open(
     ctx: &Context<'_>,
     topics: Vec<String>,
     since: Option<u64>,
@@ -142,7 +143,7 @@ async fn open(
 /// What a session yields, as events of one kind: `shape` turns a delivery into an event (or
 /// skips it); a reset becomes `reset(since)`. The stream ends with the session, telling the
 /// connection why.
-fn events<T: Send + 'static>(
+pub(crate) fn events<T: Send + 'static>(
     opened: Opened,
     shape: impl Fn(&Delivery) -> Option<T> + Send + 'static,
     reset: impl Fn(u64) -> T + Send + 'static,
@@ -176,7 +177,8 @@ fn events<T: Send + 'static>(
     }
 }
 
-#[SubscriptionRoot]
+// Merged into the root `Subscription`, so it needs a name of its own.
+#[SubscriptionRoot(name = "CoreSubscription")]
 impl Subscription {
     /// Changes to the activities the caller may see, or to those of one project; `since` (an
     /// event id) first replays what came after it.

@@ -103,6 +103,22 @@ forward!(ChatStore {
     fn messages(&self, user: UserId, conversation: Conversation, before: Option<MessageId>, offset: usize, limit: usize) -> Result<MessagePage, StoreError>;
     fn conversations(&self, user: UserId, rooms: Rooms<'_>) -> Result<Vec<ConversationSummary>, StoreError>;
 });
+forward!(ShopfloorStore {
+    fn asset(&self, id: crate::domain::AssetId) -> Result<Option<crate::domain::shopfloor::Asset>, StoreError>;
+    fn asset_page(&self, filter: &AssetFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::Asset>), StoreError>;
+    fn asset_subtree(&self, id: crate::domain::AssetId) -> Result<Vec<crate::domain::AssetId>, StoreError>;
+    fn asset_has_children(&self, id: crate::domain::AssetId) -> Result<bool, StoreError>;
+    fn shifts(&self) -> Result<Vec<crate::domain::shopfloor::Shift>, StoreError>;
+    fn shift(&self, id: crate::domain::ShiftId) -> Result<Option<crate::domain::shopfloor::Shift>, StoreError>;
+    fn reason(&self, id: crate::domain::ReasonId) -> Result<Option<crate::domain::shopfloor::DowntimeReason>, StoreError>;
+    fn reason_page(&self, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::DowntimeReason>), StoreError>;
+    fn downtime(&self, id: crate::domain::DowntimeId) -> Result<Option<crate::domain::shopfloor::DowntimeEvent>, StoreError>;
+    fn downtime_page(&self, filter: &DowntimeFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::DowntimeEvent>), StoreError>;
+    fn stops_between(&self, asset: crate::domain::AssetId, from: i64, to: i64) -> Result<Vec<StopSpan>, StoreError>;
+    fn production(&self, id: crate::domain::ProductionId) -> Result<Option<crate::domain::shopfloor::ProductionCount>, StoreError>;
+    fn production_page(&self, filter: &ProductionFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::ProductionCount>), StoreError>;
+    fn counts_between(&self, asset: crate::domain::AssetId, from: i64, to: i64) -> Result<Vec<CountSpan>, StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;

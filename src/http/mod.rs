@@ -101,6 +101,11 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/audit", rest::audit::router())
         .nest("/admin", rest::admin::router())
         .nest("/search", rest::search::router())
+        .nest("/assets", rest::shopfloor::assets_router())
+        .nest("/shifts", rest::shopfloor::shifts_router())
+        .nest("/downtime", rest::shopfloor::downtime_router())
+        .nest("/production", rest::shopfloor::production_router())
+        .nest("/oee", rest::shopfloor::oee_router())
         .route("/openapi.json", axum::routing::get(openapi::document))
         .merge(realtime::sse_router());
     let mut routes = Router::new()

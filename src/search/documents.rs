@@ -70,7 +70,21 @@ pub(super) fn document_of(
             let title: String = content.chars().take(80).collect();
             add_words(&mut document, f, &title, &content);
         }
-        ObjectKind::User | ObjectKind::Notification => return None,
+        ObjectKind::Asset => {
+            let title = format!("{} {}", text("code"), text("name"));
+            add_words(&mut document, f, &title, &text("code"));
+            document.add_text(f.kind_type, text("kind"));
+        }
+        ObjectKind::Downtime => {
+            let note = text("note");
+            let title: String = note.chars().take(80).collect();
+            add_words(&mut document, f, &title, &note);
+        }
+        ObjectKind::User
+        | ObjectKind::Notification
+        | ObjectKind::Shift
+        | ObjectKind::DowntimeReason
+        | ObjectKind::Production => return None,
     }
     // Who may open it: the tags derived from the entry's visibility keys (API.md §Roles).
     for tag in search_tags(entry.kind, &entry.keys) {

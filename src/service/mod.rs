@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod realtime;
 pub mod retention;
 pub mod search;
+pub mod shopfloor;
 pub mod tokens;
 pub mod updates;
 pub mod users;
@@ -55,6 +56,8 @@ pub struct Services {
     pub updates: updates::UpdateService,
     /// Chat.
     pub chat: chat::ChatService,
+    /// Assets, shifts, downtime, production and OEE.
+    pub shopfloor: shopfloor::ShopfloorService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Backups of the data directory.
@@ -114,6 +117,14 @@ impl Services {
                 store.clone(),
                 config.server.data_dir.clone(),
                 audit.clone(),
+            ),
+            shopfloor: shopfloor::ShopfloorService::new(
+                store.clone(),
+                audit.clone(),
+                config
+                    .plant
+                    .time_zone()
+                    .map_err(|e| DomainError::Internal(e.to_string()))?,
             ),
             audit,
             search,

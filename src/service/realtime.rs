@@ -24,7 +24,17 @@ use crate::store::Store;
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
 /// The fixed topics; the others are `project:{id}`.
-const TOPICS: [&str; 5] = ["activities", "projects", "updates", "notifications", "chat"];
+const TOPICS: [&str; 9] = [
+    "activities",
+    "projects",
+    "updates",
+    "notifications",
+    "chat",
+    "assets",
+    "shifts",
+    "downtime",
+    "production",
+];
 /// The most entries a replay sends; a client further behind gets a reset.
 const MAX_REPLAY: u64 = 10_000;
 /// Entries read from the change log per step of a replay.
@@ -63,6 +73,21 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Notification, _) => "notification.created",
         (K::Message, ChangeOp::Deleted) => "chat.deleted",
         (K::Message, _) => "chat.message",
+        (K::Asset, ChangeOp::Created) => "asset.created",
+        (K::Asset, ChangeOp::Deleted) => "asset.deleted",
+        (K::Asset, _) => "asset.updated",
+        (K::Shift, ChangeOp::Created) => "shift.created",
+        (K::Shift, ChangeOp::Deleted) => "shift.deleted",
+        (K::Shift, _) => "shift.updated",
+        (K::DowntimeReason, ChangeOp::Created) => "downtime_reason.created",
+        (K::DowntimeReason, ChangeOp::Deleted) => "downtime_reason.deleted",
+        (K::DowntimeReason, _) => "downtime_reason.updated",
+        (K::Downtime, ChangeOp::Created) => "downtime.created",
+        (K::Downtime, ChangeOp::Deleted) => "downtime.deleted",
+        (K::Downtime, _) => "downtime.updated",
+        (K::Production, ChangeOp::Created) => "production.created",
+        (K::Production, ChangeOp::Deleted) => "production.deleted",
+        (K::Production, _) => "production.updated",
         (K::User, _) => return None,
     })
 }
@@ -75,6 +100,10 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
         ObjectKind::Update => "updates",
         ObjectKind::Notification => "notifications",
         ObjectKind::Message => "chat",
+        ObjectKind::Asset => "assets",
+        ObjectKind::Shift => "shifts",
+        ObjectKind::DowntimeReason | ObjectKind::Downtime => "downtime",
+        ObjectKind::Production => "production",
         ObjectKind::User => return None,
     })
 }

@@ -8,8 +8,12 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
 use crate::domain::project::Project;
+use crate::domain::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
 use crate::domain::update::{Notification, Update};
-use crate::domain::{ActivityId, MessageId, NotificationId, ProjectId, UpdateId, UserId};
+use crate::domain::{
+    ActivityId, AssetId, DowntimeId, MessageId, NotificationId, ProductionId, ProjectId, ReasonId,
+    ShiftId, UpdateId, UserId,
+};
 
 /// What a write expects to find, checked inside its transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +41,16 @@ pub enum IdKind {
     Message,
     /// Audit entries.
     Audit,
+    /// Assets.
+    Asset,
+    /// Shifts.
+    Shift,
+    /// Downtime reasons.
+    Reason,
+    /// Downtime events.
+    Downtime,
+    /// Production counts.
+    Production,
 }
 
 impl IdKind {
@@ -49,6 +63,11 @@ impl IdKind {
             IdKind::Notification => "notification",
             IdKind::Message => "message",
             IdKind::Audit => "audit",
+            IdKind::Asset => "asset",
+            IdKind::Shift => "shift",
+            IdKind::Reason => "downtime_reason",
+            IdKind::Downtime => "downtime",
+            IdKind::Production => "production",
         }
     }
 }
@@ -87,6 +106,29 @@ pub enum Write {
     RequireUser(UserId, &'static str),
     /// Precondition: the project exists.
     RequireProject(ProjectId, &'static str),
+    /// Create or replace an asset: its parent exists and is not below it, its code is free.
+    PutAsset(Asset, Expect),
+    /// Delete an asset that has no children, downtime events or production counts.
+    DeleteAsset(AssetId),
+    /// Create or replace a shift.
+    PutShift(Shift, Expect),
+    /// Delete a shift.
+    DeleteShift(ShiftId),
+    /// Create or replace a downtime reason: its parent exists, is not below it and is on no
+    /// event; its code is free.
+    PutReason(DowntimeReason, Expect),
+    /// Delete a downtime reason that has no children and is on no event.
+    DeleteReason(ReasonId),
+    /// Create or replace a downtime event: its asset exists, its reason is a leaf, and it
+    /// overlaps no other event of the asset (checked in the transaction, so of two concurrent
+    /// reports one wins).
+    PutDowntime(DowntimeEvent, Expect),
+    /// Delete a downtime event.
+    DeleteDowntime(DowntimeId),
+    /// Create or replace a production count: its asset exists.
+    PutProduction(ProductionCount, Expect),
+    /// Delete a production count.
+    DeleteProduction(ProductionId),
 }
 
 /// Writes that commit together or not at all.

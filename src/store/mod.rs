@@ -8,6 +8,7 @@ pub mod changeset;
 pub mod chat;
 pub mod projects;
 pub mod redb;
+pub mod shopfloor;
 pub mod snapshot;
 pub mod updates;
 pub mod users;
@@ -18,6 +19,9 @@ pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
 pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
+pub use shopfloor::{
+    AssetFilter, CountSpan, DowntimeFilter, ProductionFilter, ShopfloorStore, StopSpan,
+};
 pub use snapshot::SnapshotStore;
 pub use updates::{UpdateFilter, UpdateOrder, UpdateStore};
 pub use users::{
@@ -129,6 +133,7 @@ pub trait Store:
     + ProjectStore
     + UpdateStore
     + ChatStore
+    + ShopfloorStore
     + AuditStore
     + ChangeLog
     + SearchSource
@@ -144,6 +149,7 @@ impl<T> Store for T where
         + ProjectStore
         + UpdateStore
         + ChatStore
+        + ShopfloorStore
         + AuditStore
         + ChangeLog
         + SearchSource

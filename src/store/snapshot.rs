@@ -38,7 +38,7 @@ pub trait SnapshotStore: Send + Sync {
 }
 
 /// The object kinds an export holds, in the order it writes them.
-pub const EXPORTED: [&str; 7] = [
+pub const EXPORTED: [&str; 12] = [
     "users",
     "projects",
     "activities",
@@ -46,6 +46,11 @@ pub const EXPORTED: [&str; 7] = [
     "notifications",
     "messages",
     "audit",
+    "assets",
+    "shifts",
+    "downtime_reasons",
+    "downtime",
+    "production",
 ];
 
 /// Checks a database file that no store has open, as a restore must before trusting it: the

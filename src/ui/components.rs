@@ -46,6 +46,21 @@ const NAV: &[NavItem] = &[
         label: "Search",
         icon: icons::SEARCH,
     },
+    NavItem {
+        href: "/assets",
+        label: "Assets",
+        icon: icons::FACTORY,
+    },
+    NavItem {
+        href: "/downtime",
+        label: "Downtime",
+        icon: icons::STOP,
+    },
+    NavItem {
+        href: "/oee",
+        label: "OEE",
+        icon: icons::CHART,
+    },
 ];
 
 const ADMIN_NAV: &[NavItem] = &[
@@ -435,6 +450,12 @@ pub mod icons {
     pub const LOG: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 3h9l4 4v14H6zM9 11h7M9 15h7" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
     /// A bell.
     pub const BELL: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 21h4" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
+    /// A factory.
+    pub const FACTORY: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M3 21V10l5 3V10l5 3V4h4v17zM3 21h18" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>"#;
+    /// A stop sign.
+    pub const STOP: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M8 3h8l5 5v8l-5 5H8l-5-5V8zM9 12h6" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
+    /// A bar chart.
+    pub const CHART: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 20h16M7 16v-5M12 16V7M17 16v-8" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
     /// More.
     pub const MORE: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="5" cy="12" r="2"/><circle cx="12" cy="12" r="2"/><circle cx="19" cy="12" r="2"/></svg>"#;
 }

@@ -75,6 +75,19 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/messages/{id}/delete", post(pages::chat::delete))
         .route("/search", get(pages::search::page))
         .route(
+            "/assets",
+            get(pages::shopfloor::assets).post(pages::shopfloor::create_asset),
+        )
+        .route("/downtime", get(pages::shopfloor::downtime))
+        .route("/downtime/stop", post(pages::shopfloor::stop))
+        .route("/downtime/{id}/end", post(pages::shopfloor::end))
+        .route(
+            "/downtime/export.csv",
+            get(pages::shopfloor::downtime_export),
+        )
+        .route("/oee", get(pages::shopfloor::oee))
+        .route("/oee/export.csv", get(pages::shopfloor::oee_export))
+        .route(
             "/admin/users",
             get(pages::admin::users).post(pages::admin::create_user),
         )

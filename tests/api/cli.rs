@@ -864,3 +864,91 @@ async fn import_reports_every_bad_row_and_imports_all_or_nothing() {
     .await;
     assert!(ran.failed().contains("unknown field"), "{}", ran.stderr);
 }
+
+#[tokio::test]
+async fn a_backup_holds_the_shop_floor_and_export_lists_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let post = |path: &'static str, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let r = app.post(path, Some(&admin), &body).await;
+            assert_eq!(r.status(), StatusCode::CREATED, "{path}");
+            json_of(r).await
+        }
+    };
+    let line = post(
+        "/api/assets/",
+        json!({"code": "L1", "name": "Line 1", "kind": "line", "ideal_cycle_secs": 30.0}),
+    )
+    .await;
+    let reason = post(
+        "/api/downtime/reasons/",
+        json!({"code": "JAM", "name": "Jam", "planned": false}),
+    )
+    .await;
+    post(
+        "/api/downtime/",
+        json!({"asset_id": line["id"], "reason_id": reason["id"], "started_at": "2026-03-02T10:00:00Z", "note": "feeder jam"}),
+    )
+    .await;
+    post(
+        "/api/production/",
+        json!({"asset_id": line["id"], "started_at": "2026-03-02T08:00:00Z", "ended_at": "2026-03-02T09:00:00Z", "total_count": 100, "good_count": 97}),
+    )
+    .await;
+    let archives = tempfile::tempdir().unwrap();
+    let archive = archives.path().join("floor.tar.gz");
+    nexus(
+        &data(&app),
+        &["backup", "--out", archive.to_str().unwrap()],
+        None,
+        &[],
+    )
+    .await
+    .ok();
+    let target = Arc::new(tempfile::tempdir().unwrap());
+    nexus(
+        target.path(),
+        &["restore", archive.to_str().unwrap()],
+        None,
+        &[],
+    )
+    .await
+    .ok();
+    let copy = spawn_app_in(target.clone()).await;
+    let token = copy.admin_token().await;
+    for path in [
+        "/api/assets/",
+        "/api/downtime/",
+        "/api/production/",
+        "/api/downtime/reasons/",
+    ] {
+        let original = json_of(app.get(path, &admin).await).await;
+        let restored = json_of(copy.get(path, &token).await).await;
+        assert_eq!(original["results"], restored["results"], "{path}");
+        assert_eq!(restored["count"], 1, "{path}: {restored}");
+    }
+    let asset = json_of(
+        copy.get(&format!("/api/assets/{}/", line["id"]), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(asset["state"], "down", "{asset}");
+    let hits = json_of(copy.get("/api/search/?q=feeder", &token).await).await;
+    assert_eq!(hits["count"], 1, "{hits}");
+
+    let out = archives.path().join("export.json");
+    nexus(
+        &data(&app),
+        &["export", "--format", "json", "--out", out.to_str().unwrap()],
+        None,
+        &[],
+    )
+    .await
+    .ok();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    for kind in ["assets", "downtime_reasons", "downtime", "production"] {
+        assert_eq!(doc[kind].as_array().map(Vec::len), Some(1), "{kind}: {doc}");
+    }
+}

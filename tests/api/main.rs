@@ -25,6 +25,7 @@ mod projects;
 mod realtime;
 mod search;
 mod security;
+mod shopfloor;
 mod startup;
 mod systemd;
 mod tls;

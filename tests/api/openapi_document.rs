@@ -87,7 +87,9 @@ async fn openapi_pages_reference_their_object_schema() {
             "{item} is closed"
         );
     }
-    assert_eq!(pages, 7);
+    // Activity, AuditEntry, Message, NotificationView, Project, Update, UserView; Asset, Shift,
+    // DowntimeReason, DowntimeEvent, ProductionCount.
+    assert_eq!(pages, 12);
 }
 
 /// A generated client names its functions after operation ids and its modules after tags, so
@@ -242,6 +244,103 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ("post", "/api/users/", "users_create", "users"),
         ("get", "/api/users/{id}/", "users_read", "users"),
         ("patch", "/api/users/{id}/", "users_update", "users"),
+        ("get", "/api/assets/", "assets_list", "assets"),
+        ("post", "/api/assets/", "assets_create", "assets"),
+        ("get", "/api/assets/{id}/", "assets_read", "assets"),
+        ("patch", "/api/assets/{id}/", "assets_update", "assets"),
+        ("delete", "/api/assets/{id}/", "assets_remove", "assets"),
+        ("get", "/api/assets/{id}/tree/", "assets_tree", "assets"),
+        ("get", "/api/shifts/", "shifts_list", "shifts"),
+        ("post", "/api/shifts/", "shifts_create", "shifts"),
+        ("get", "/api/shifts/{id}/", "shifts_read", "shifts"),
+        ("patch", "/api/shifts/{id}/", "shifts_update", "shifts"),
+        ("delete", "/api/shifts/{id}/", "shifts_remove", "shifts"),
+        ("get", "/api/shifts/current/", "shifts_current", "shifts"),
+        ("get", "/api/downtime/reasons/", "reasons_list", "reasons"),
+        (
+            "post",
+            "/api/downtime/reasons/",
+            "reasons_create",
+            "reasons",
+        ),
+        (
+            "get",
+            "/api/downtime/reasons/{id}/",
+            "reasons_read",
+            "reasons",
+        ),
+        (
+            "patch",
+            "/api/downtime/reasons/{id}/",
+            "reasons_update",
+            "reasons",
+        ),
+        (
+            "delete",
+            "/api/downtime/reasons/{id}/",
+            "reasons_remove",
+            "reasons",
+        ),
+        ("get", "/api/downtime/", "downtime_list", "downtime"),
+        ("post", "/api/downtime/", "downtime_create", "downtime"),
+        ("get", "/api/downtime/{id}/", "downtime_read", "downtime"),
+        (
+            "patch",
+            "/api/downtime/{id}/",
+            "downtime_update",
+            "downtime",
+        ),
+        (
+            "delete",
+            "/api/downtime/{id}/",
+            "downtime_remove",
+            "downtime",
+        ),
+        (
+            "post",
+            "/api/downtime/{id}/end/",
+            "downtime_end",
+            "downtime",
+        ),
+        (
+            "get",
+            "/api/downtime/pareto/",
+            "downtime_pareto",
+            "downtime",
+        ),
+        (
+            "get",
+            "/api/downtime/export.csv",
+            "downtime_export",
+            "downtime",
+        ),
+        ("get", "/api/production/", "production_list", "production"),
+        (
+            "post",
+            "/api/production/",
+            "production_create",
+            "production",
+        ),
+        (
+            "get",
+            "/api/production/{id}/",
+            "production_read",
+            "production",
+        ),
+        (
+            "patch",
+            "/api/production/{id}/",
+            "production_update",
+            "production",
+        ),
+        (
+            "delete",
+            "/api/production/{id}/",
+            "production_remove",
+            "production",
+        ),
+        ("get", "/api/oee/", "oee", "oee"),
+        ("get", "/api/oee/export.csv", "oee_export", "oee"),
         ("get", "/healthz", "healthz", "operations"),
         ("get", "/readyz", "readyz", "operations"),
         ("get", "/metrics", "metrics", "operations"),

@@ -107,6 +107,9 @@ pub async fn every_page_has_no_serious_axe_violations_light_and_dark(env: &Env) 
         ("audit log (admin)", "/admin/audit".to_string(), 200),
         ("profile", "/profile".to_string(), 200),
         ("menu (phone)", "/menu".to_string(), 200),
+        ("assets", "/assets".to_string(), 200),
+        ("downtime", "/downtime".to_string(), 200),
+        ("oee", "/oee".to_string(), 200),
         ("not found", "/activities/987654321".to_string(), 404),
     ];
     for (what, path, status) in &pages {

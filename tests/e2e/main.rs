@@ -25,6 +25,7 @@ mod harness;
 mod layout;
 mod live;
 mod search;
+mod shopfloor;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -80,6 +81,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     live::lost_connection_is_shown_and_recovers_with_missed_events,
     a11y::every_page_has_no_serious_axe_violations_light_and_dark,
     layout::pages_fit_phone_and_desktop_widths,
+    shopfloor::operator_reports_a_stop_in_one_tap_and_the_tree_follows_live,
 ];
 
 /// How long one scenario may take before it counts as failed.

@@ -12,6 +12,7 @@ mod changesets;
 mod chat;
 mod lists;
 mod projects;
+mod shopfloor;
 mod updates_notifications;
 mod users_sessions;
 

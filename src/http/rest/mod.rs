@@ -7,6 +7,7 @@ pub mod auth;
 pub mod chat;
 pub mod projects;
 pub mod search;
+pub mod shopfloor;
 pub mod updates;
 pub mod users;
 

@@ -9,6 +9,7 @@ use crate::domain::activity::Activity;
 use crate::domain::change::{ChangeEntry, ObjectKind};
 use crate::domain::chat::Message;
 use crate::domain::project::Project;
+use crate::domain::shopfloor::{Asset, DowntimeEvent};
 use crate::domain::time::Timestamp;
 use crate::domain::update::Update;
 use crate::domain::visibility::Visible;
@@ -122,7 +123,7 @@ impl SearchSource for RedbStore {
     async fn searchable_count(&self) -> Result<usize, StoreError> {
         let txn = self.read()?;
         let mut total = 0u64;
-        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES] {
+        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME] {
             total += txn
                 .open_table(table)
                 .map_err(storage_err)?
@@ -144,7 +145,13 @@ impl SearchSource for RedbStore {
             ObjectKind::Project => as_created::<Project>(&txn, PROJECTS, after, limit),
             ObjectKind::Update => as_created::<Update>(&txn, UPDATES, after, limit),
             ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
-            ObjectKind::User | ObjectKind::Notification => Ok(Vec::new()),
+            ObjectKind::Asset => as_created::<Asset>(&txn, ASSETS, after, limit),
+            ObjectKind::Downtime => as_created::<DowntimeEvent>(&txn, DOWNTIME, after, limit),
+            ObjectKind::User
+            | ObjectKind::Notification
+            | ObjectKind::Shift
+            | ObjectKind::DowntimeReason
+            | ObjectKind::Production => Ok(Vec::new()),
         }
     }
 }

@@ -7,18 +7,23 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
-use super::{Batch, RedbStore, activities, audit, chat, projects, storage_err, updates};
+use super::{Batch, RedbStore, activities, audit, chat, projects, shopfloor, storage_err, updates};
 use crate::domain::change::ChangeEntry;
 use crate::domain::update::Notification;
 use crate::store::{Changeset, ChangesetStore, Expect, IdKind, StoreError, Write};
 
-const KINDS: [IdKind; 6] = [
+const KINDS: [IdKind; 11] = [
     IdKind::Activity,
     IdKind::Project,
     IdKind::Update,
     IdKind::Notification,
     IdKind::Message,
     IdKind::Audit,
+    IdKind::Asset,
+    IdKind::Shift,
+    IdKind::Reason,
+    IdKind::Downtime,
+    IdKind::Production,
 ];
 
 fn slot(kind: IdKind) -> usize {
@@ -31,14 +36,14 @@ fn meta_key(kind: IdKind) -> String {
 
 /// The highest id handed out per kind. Ids are taken from memory and the highest committed
 /// one is persisted with each write, so an id is never handed out twice, even after a crash.
-pub struct IdCounters([AtomicU64; 6]);
+pub struct IdCounters([AtomicU64; 11]);
 
 impl IdCounters {
     /// Loads the persisted highs.
     pub fn load(db: &redb::Database) -> Result<IdCounters, StoreError> {
         let txn = db.begin_read().map_err(storage_err)?;
         let meta = txn.open_table(META).map_err(storage_err)?;
-        let mut highs = [0u64; 6];
+        let mut highs = [0u64; 11];
         for (i, kind) in KINDS.iter().enumerate() {
             highs[i] = meta
                 .get(meta_key(*kind).as_str())
@@ -54,7 +59,7 @@ impl IdCounters {
     }
 }
 
-fn raise_high(txn: &WriteTransaction, kind: IdKind, id: u64) -> Result<(), StoreError> {
+pub(super) fn raise_high(txn: &WriteTransaction, kind: IdKind, id: u64) -> Result<(), StoreError> {
     let key = meta_key(kind);
     let mut meta = txn.open_table(META).map_err(storage_err)?;
     let high = meta
@@ -136,6 +141,16 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
                 })
             }
         }
+        Write::PutAsset(..)
+        | Write::DeleteAsset(_)
+        | Write::PutShift(..)
+        | Write::DeleteShift(_)
+        | Write::PutReason(..)
+        | Write::DeleteReason(_)
+        | Write::PutDowntime(..)
+        | Write::DeleteDowntime(_)
+        | Write::PutProduction(..)
+        | Write::DeleteProduction(_) => shopfloor::check(txn, write),
         Write::AddNotification(_)
         | Write::ReadAllNotifications(_)
         | Write::AddMessage(_)
@@ -187,6 +202,16 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             audit::add_audit(txn, e)
         }
         Write::RequireUser(..) | Write::RequireProject(..) => Ok(()),
+        Write::PutAsset(..)
+        | Write::DeleteAsset(_)
+        | Write::PutShift(..)
+        | Write::DeleteShift(_)
+        | Write::PutReason(..)
+        | Write::DeleteReason(_)
+        | Write::PutDowntime(..)
+        | Write::DeleteDowntime(_)
+        | Write::PutProduction(..)
+        | Write::DeleteProduction(_) => shopfloor::perform(batch, write),
     }
 }
 

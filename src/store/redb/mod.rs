@@ -16,6 +16,7 @@ mod facets;
 mod lists;
 mod projects;
 mod sessions;
+mod shopfloor;
 pub mod snapshot;
 pub mod tables;
 mod updates;
@@ -321,6 +322,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CHAT_PEERS).map_err(storage_err)?;
     txn.open_table(CHAT_READ).map_err(storage_err)?;
     txn.open_table(AUDIT).map_err(storage_err)?;
+    shopfloor::create_tables(txn)?;
     Ok(())
 }
 

@@ -46,6 +46,11 @@ impl SnapshotStore for RedbStore {
             "notifications" => NOTIFICATIONS,
             "messages" => MESSAGES,
             "audit" => AUDIT,
+            "assets" => ASSETS,
+            "shifts" => SHIFTS,
+            "downtime_reasons" => REASONS,
+            "downtime" => DOWNTIME,
+            "production" => PRODUCTION,
             other => return Err(StoreError::Backend(format!("no exported kind {other}"))),
         };
         let txn = self.read()?;
@@ -175,6 +180,22 @@ impl Copier<'_> {
         self.table(PROJECTS_BY_CREATED)?;
         self.table(PROJECTS_BY_MEMBER)?;
         self.table(PROJECT_COUNTS)?;
+        self.table(ASSETS)?;
+        self.table(ASSETS_BY_CODE)?;
+        self.table(ASSETS_BY_PARENT)?;
+        self.table(ASSETS_DOWN)?;
+        self.table(SHIFTS)?;
+        self.table(REASONS)?;
+        self.table(REASONS_BY_CODE)?;
+        self.table(REASONS_BY_PARENT)?;
+        self.table(DOWNTIME)?;
+        self.table(DOWNTIME_BY_ASSET)?;
+        self.table(DOWNTIME_BY_START)?;
+        self.table(DOWNTIME_BY_REASON)?;
+        self.table(PRODUCTION)?;
+        self.table(PRODUCTION_BY_ASSET)?;
+        self.table(PRODUCTION_BY_START)?;
+        self.table(PRODUCTION_SPAN)?;
         Ok(())
     }
 

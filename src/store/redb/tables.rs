@@ -239,3 +239,53 @@ where
     table.insert(key, bytes.as_slice()).map_err(storage_err)?;
     Ok(())
 }
+
+// ---- the shop floor (issue 15) ----
+//
+// Times in these keys are unix seconds (the API's times are whole seconds); an open downtime
+// event's end is `i64::MAX` and an absent reason or parent is 0.
+
+/// Assets by id.
+pub const ASSETS: TableDefinition<u64, &[u8]> = TableDefinition::new("assets");
+/// Lower-cased code → (asset id, kind code, parent id or 0): uniqueness, and the list in code
+/// order without decoding rows.
+pub const ASSETS_BY_CODE: TableDefinition<&str, (u64, u8, u64)> =
+    TableDefinition::new("assets_by_code");
+/// (parent id or 0, asset id) → (): the tree.
+pub const ASSETS_BY_PARENT: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("assets_by_parent");
+/// (asset id, downtime event id) → () for each open event: the asset's derived state.
+pub const ASSETS_DOWN: TableDefinition<(u64, u64), ()> = TableDefinition::new("assets_down");
+/// Shifts by id.
+pub const SHIFTS: TableDefinition<u64, &[u8]> = TableDefinition::new("shifts");
+/// Downtime reasons by id.
+pub const REASONS: TableDefinition<u64, &[u8]> = TableDefinition::new("downtime_reasons");
+/// Lower-cased code → reason id.
+pub const REASONS_BY_CODE: TableDefinition<&str, u64> =
+    TableDefinition::new("downtime_reasons_by_code");
+/// (parent id or 0, reason id) → (): the tree, and whether a reason is a leaf.
+pub const REASONS_BY_PARENT: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("downtime_reasons_by_parent");
+/// Downtime events by id.
+pub const DOWNTIME: TableDefinition<u64, &[u8]> = TableDefinition::new("downtime");
+/// (asset id, start, event id) → (end, reason id): one asset's events in time order, for the
+/// overlap check and the OEE.
+pub const DOWNTIME_BY_ASSET: TableDefinition<(u64, i64, u64), (i64, u64)> =
+    TableDefinition::new("downtime_by_asset");
+/// (start, event id) → (asset id, end, reason id): the list, newest first.
+pub const DOWNTIME_BY_START: TableDefinition<(i64, u64), (u64, i64, u64)> =
+    TableDefinition::new("downtime_by_start");
+/// (reason id, event id) → (): what a reason is on.
+pub const DOWNTIME_BY_REASON: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("downtime_by_reason");
+/// Production counts by id.
+pub const PRODUCTION: TableDefinition<u64, &[u8]> = TableDefinition::new("production");
+/// (asset id, start, count id) → (end, total, good): one asset's counts in time order.
+pub const PRODUCTION_BY_ASSET: TableDefinition<(u64, i64, u64), (i64, u64, u64)> =
+    TableDefinition::new("production_by_asset");
+/// (start, count id) → (asset id, end): the list, newest first.
+pub const PRODUCTION_BY_START: TableDefinition<(i64, u64), (u64, i64)> =
+    TableDefinition::new("production_by_start");
+/// Asset id → the longest count it ever had, in seconds: how far before a window a count
+/// that reaches into it may start.
+pub const PRODUCTION_SPAN: TableDefinition<u64, i64> = TableDefinition::new("production_span");

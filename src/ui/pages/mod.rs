@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod profile;
 pub mod projects;
 pub mod search;
+pub mod shopfloor;
 pub mod updates;
 
 use std::collections::HashMap;
