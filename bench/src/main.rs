@@ -1829,7 +1829,8 @@ mod tests {
                 "users",
                 "projects",
                 "ui",
-                "graphql"
+                "graphql",
+                "oee"
             ]
         );
     }
