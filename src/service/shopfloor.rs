@@ -82,6 +82,7 @@ pub struct ShiftInput {
     #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub ends: Option<String>,
     /// The days it starts on; defaults to Monday to Friday.
+    #[schema(min_items = 1)]
     pub days: Option<Vec<Weekday>>,
     /// Apply only if the shift is at this version (PATCH).
     pub version: Option<u64>,
@@ -444,6 +445,8 @@ impl ShopfloorService {
                 "would make the tree a cycle",
             ));
         }
+        // A stale version is refused even when nothing would change.
+        stale_check(patch.version, old.version)?;
         if new == old {
             return Ok(old);
         }
@@ -514,6 +517,7 @@ impl ShopfloorService {
         input: ShiftInput,
     ) -> Result<Shift, DomainError> {
         Self::admin_only(principal)?;
+        no_version_on_create(input.version)?;
         let now = time::now();
         let mut fields = FieldErrors::new();
         for (field, value) in [
@@ -577,6 +581,8 @@ impl ShopfloorService {
         let mut fields = FieldErrors::new();
         sf::validate_shift(&new, &mut fields);
         DomainError::check(fields)?;
+        // A stale version is refused even when nothing would change.
+        stale_check(input.version, old.version)?;
         if new == old {
             return Ok(old);
         }
@@ -703,6 +709,7 @@ impl ShopfloorService {
         input: ReasonInput,
     ) -> Result<DowntimeReason, DomainError> {
         staff_only(principal, "change downtime reasons")?;
+        no_version_on_create(input.version)?;
         let now = time::now();
         let reason = DowntimeReason {
             id: ReasonId(self.store.allocate_id(IdKind::Reason)),
@@ -755,6 +762,8 @@ impl ShopfloorService {
             new.loss = l;
         }
         Self::check_reason(&new)?;
+        // A stale version is refused even when nothing would change.
+        stale_check(input.version, old.version)?;
         if new == old {
             return Ok(old);
         }
@@ -952,6 +961,8 @@ impl ShopfloorService {
             new.note = n;
         }
         Self::check_downtime(&new)?;
+        // A stale version is refused even when nothing would change.
+        stale_check(patch.version, old.version)?;
         if new == old {
             return Ok(old);
         }
@@ -1092,6 +1103,8 @@ impl ShopfloorService {
             new.good_count = n;
         }
         Self::check_production(&new)?;
+        // A stale version is refused even when nothing would change.
+        stale_check(patch.version, old.version)?;
         if new == old {
             return Ok(old);
         }
@@ -1379,4 +1392,25 @@ pub fn oee_csv(rows: &[OeeRow]) -> String {
         ));
     }
     out
+}
+
+/// `Conflict` when the client's `version` is not the stored one, as the store answers a stale
+/// write; checked before a change that would change nothing returns early.
+fn stale_check(given: Option<u64>, stored: u64) -> Result<(), DomainError> {
+    match given {
+        Some(v) if v != stored => Err(crate::store::StoreError::Stale.into()),
+        _ => Ok(()),
+    }
+}
+
+/// A new object has no version to check against: the `PATCH`-only field is refused on `POST`,
+/// where the two share one body.
+fn no_version_on_create(version: Option<u64>) -> Result<(), DomainError> {
+    match version {
+        Some(_) => Err(DomainError::field(
+            "version",
+            "is only for changes (PATCH), not for creating",
+        )),
+        None => Ok(()),
+    }
 }
