@@ -478,7 +478,7 @@ async fn an_admin_downloads_a_fresh_backup_that_verifies() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = app.get("/api/admin/backup/", &admin).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], "application/gzip");
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
     let bytes = r.bytes().await.unwrap();
     let archives = tempfile::tempdir().unwrap();
     let archive = archives.path().join("download.tar.gz");

@@ -25,8 +25,8 @@ pub fn router() -> Router<AppState> {
     operation_id = "admin_backup",
     tag = "admin",
     summary = "Download a fresh backup archive (admin)",
-    description = "A consistent copy of the database taken now, as `nexus backup` makes it: a gzip'd tar holding `manifest.json`, the database and the signing key. Restore it with `nexus restore FILE`. The body streams while the copy is packed; if packing fails midway the connection is cut, so a partial download never passes `nexus backup verify`.",
-    responses((status = 200, description = "The archive", content_type = "application/gzip", body = Vec<u8>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    description = "A consistent copy of the database taken now, as `nexus backup` makes it (sent as `application/octet-stream`): a gzip'd tar holding `manifest.json`, the database and the signing key. Restore it with `nexus restore FILE`. The body streams while the copy is packed; if packing fails midway the connection is cut, so a partial download never passes `nexus backup verify`.",
+    responses((status = 200, description = "The archive", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
 pub async fn backup(
@@ -59,7 +59,7 @@ pub async fn backup(
     );
     Ok((
         [
-            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_DISPOSITION, name),
         ],
         Body::from_stream(stream),
