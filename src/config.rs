@@ -57,6 +57,15 @@ pub struct Config {
     pub log: LogConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Andon calls: when an open call escalates.
+    pub andon: AndonConfig,
+    /// Shift handovers: when an unacknowledged one is reported.
+    pub handover: HandoverConfig,
+    /// Updates: reminders for unacknowledged ones.
+    pub updates: UpdatesConfig,
+    /// The clock deadlines (escalations, reminders) are measured by; tests move it forward.
+    #[serde(skip)]
+    pub clock: crate::domain::time::Clock,
     /// Password for the `admin` user created on first start (`NEXUS_ADMIN_PASSWORD`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_password: Option<Secret>,
@@ -305,6 +314,56 @@ impl PlantConfig {
                 self.timezone
             ))
         })
+    }
+}
+
+/// `[andon]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AndonConfig {
+    /// Seconds a call may stay `open` before it reaches level 1 (every active staff user is
+    /// notified) and level 2 (every admin is notified): two increasing numbers.
+    pub escalate_after_secs: Vec<u64>,
+}
+
+impl Default for AndonConfig {
+    fn default() -> Self {
+        Self {
+            escalate_after_secs: vec![120, 600],
+        }
+    }
+}
+
+/// `[handover]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HandoverConfig {
+    /// A submitted handover not acknowledged within this many seconds notifies staff.
+    pub ack_timeout_secs: u64,
+}
+
+impl Default for HandoverConfig {
+    fn default() -> Self {
+        Self {
+            ack_timeout_secs: 1800,
+        }
+    }
+}
+
+/// `[updates]` settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdatesConfig {
+    /// Whoever has not acknowledged an update that requires it is reminded once, this many
+    /// seconds after it was posted.
+    pub ack_reminder_secs: u64,
+}
+
+impl Default for UpdatesConfig {
+    fn default() -> Self {
+        Self {
+            ack_reminder_secs: 8 * 3600,
+        }
     }
 }
 
@@ -619,6 +678,22 @@ impl Config {
         }
         self.plant.time_zone()?;
         self.backup.interval()?;
+        match self.andon.escalate_after_secs.as_slice() {
+            [first, second] if 0 < *first && first < second => {}
+            _ => {
+                return bad(format!(
+                    "andon.escalate_after_secs must be two increasing numbers of seconds above 0, \
+                     such as [120, 600]; it is {:?}",
+                    self.andon.escalate_after_secs
+                ));
+            }
+        }
+        if self.handover.ack_timeout_secs == 0 {
+            return bad("handover.ack_timeout_secs must be above 0".into());
+        }
+        if self.updates.ack_reminder_secs == 0 {
+            return bad("updates.ack_reminder_secs must be above 0".into());
+        }
         if self.backup.keep == 0 {
             return bad("backup.keep must be at least 1".into());
         }

@@ -260,6 +260,11 @@ impl App {
             move || floor.indexed_seq(),
             stopping_rx,
         ));
+        tokio::spawn(service::deadlines::run(
+            self.services.clone(),
+            config.clock.clone(),
+            self.stopping.subscribe(),
+        ));
         tokio::spawn(cli::socket::serve(
             cli::admin::Handle {
                 serving: true,

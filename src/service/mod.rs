@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod chat;
+pub mod deadlines;
 pub mod health;
 pub mod lockout;
 pub mod notify;

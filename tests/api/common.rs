@@ -26,6 +26,9 @@ pub struct TestApp {
     pub data_dir: Arc<tempfile::TempDir>,
     /// The config the server started with.
     pub config: Config,
+    /// The server's deadline clock: `app.clock.advance(secs)` makes escalations, reminders and
+    /// timeouts fall due at once.
+    pub clock: nexus::domain::time::Clock,
     /// Reloads the server's TLS certificate, as SIGHUP does.
     pub tls_reload: nexus::http::tls::TlsReload,
     shutdown: Option<oneshot::Sender<()>>,
@@ -95,6 +98,7 @@ pub async fn start_with(
         "http"
     };
     let mut app = TestApp {
+        clock: config.clock.clone(),
         base: format!("{scheme}://{addr}"),
         client,
         data_dir,
