@@ -265,6 +265,7 @@ async fn acting_admin(handle: &Handle) -> Result<Principal, Failure> {
         user,
         session_id: SessionId(0),
         ip: Some("cli".into()),
+        key: None,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod change;
 pub mod chat;
 pub mod error;
 pub mod ids;
+pub mod machine_key;
 pub mod oee;
 pub mod project;
 pub mod shopfloor;
@@ -16,6 +17,6 @@ pub mod visibility;
 
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    ActivityId, AssetId, AuditId, DowntimeId, MessageId, NotificationId, ProductionId, ProjectId,
-    ReasonId, SessionId, ShiftId, UpdateId, UserId,
+    ActivityId, AssetId, AuditId, DowntimeId, KeyId, MessageId, NotificationId, ProductionId,
+    ProjectId, ReasonId, SessionId, ShiftId, UpdateId, UserId,
 };

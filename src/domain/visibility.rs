@@ -115,6 +115,16 @@ impl Visible for Asset {
     }
 }
 
+impl Visible for crate::domain::machine_key::MachineKey {
+    const KIND: ObjectKind = ObjectKind::MachineKey;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys::default()
+    }
+}
+
 impl Visible for Shift {
     const KIND: ObjectKind = ObjectKind::Shift;
     fn object_id(&self) -> u64 {
@@ -239,8 +249,9 @@ impl Viewer {
                 Some(p) => self.sees_all || self.in_project(p),
                 None => keys.parties.contains(&me),
             },
-            // Users are read through the directory, never as objects of this rule.
-            ObjectKind::User => false,
+            // Users are read through the directory, never as objects of this rule; keys only by
+            // an admin through their own endpoints.
+            ObjectKind::User | ObjectKind::MachineKey => false,
         }
     }
 
@@ -306,7 +317,7 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
             }
             None => tags.extend(keys.parties.iter().copied().map(user)),
         },
-        ObjectKind::User => {}
+        ObjectKind::User | ObjectKind::MachineKey => {}
     }
     tags
 }

@@ -43,7 +43,7 @@ pub(crate) async fn who_is_calling(
 ) -> Result<Principal, DomainError> {
     let ip = ip.map(|ip| ip.to_string());
     let principal = match bearer_token(headers) {
-        Some(token) => state.services.auth.authenticate(token, ip).await?,
+        Some(token) => state.services.authenticate_bearer(token, ip).await?,
         None => {
             let cookie = crate::ui::session::cookie(headers, crate::ui::SESSION_COOKIE)
                 .ok_or_else(|| {
@@ -66,7 +66,7 @@ pub(crate) async fn who_is_calling(
     };
     state
         .api_limit
-        .check(&principal.user.id.0)
+        .check(&principal.rate_limit_key())
         .map_err(|retry_after| DomainError::RateLimited { retry_after })?;
     Ok(principal)
 }
@@ -117,6 +117,9 @@ async fn execute(
             )));
         }
     };
+    if let Err(e) = principal.may(super::keys::key_use(&request)) {
+        return refused(e.into());
+    }
     let request = with_caller(request, &state.services, principal);
     let response = finish(schema.execute(request).await);
     let mut response = GraphQLResponse::from(response).into_response();

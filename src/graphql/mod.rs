@@ -6,6 +6,7 @@
 
 pub(crate) mod error;
 mod http;
+mod keys;
 mod limits;
 mod loaders;
 mod mutation;

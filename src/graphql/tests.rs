@@ -119,6 +119,12 @@ forward!(ShopfloorStore {
     fn production_page(&self, filter: &ProductionFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::ProductionCount>), StoreError>;
     fn counts_between(&self, asset: crate::domain::AssetId, from: i64, to: i64) -> Result<Vec<CountSpan>, StoreError>;
 });
+forward!(MachineKeyStore {
+    fn machine_key(&self, id: crate::domain::KeyId) -> Result<Option<crate::domain::machine_key::MachineKey>, StoreError>;
+    fn machine_key_by_hash(&self, secret_hash: &str) -> Result<Option<crate::domain::machine_key::MachineKey>, StoreError>;
+    fn machine_key_page(&self, offset: usize, limit: usize) -> Result<(Vec<crate::domain::machine_key::MachineKey>, usize), StoreError>;
+    fn touch_machine_keys(&self, used: Vec<(crate::domain::KeyId, Timestamp)>) -> Result<(), StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;
@@ -251,6 +257,7 @@ async fn seeded(rows: usize) -> Seeded {
         user: me,
         session_id: SessionId(1),
         ip: None,
+        key: None,
     };
     Seeded {
         services,

@@ -139,7 +139,7 @@ async fn serve(mut socket: WebSocket, state: AppState, schema: NexusSchema, ip: 
         )
         .await;
     };
-    let principal = match state.services.auth.authenticate(&token, Some(ip)).await {
+    let principal = match state.services.authenticate_bearer(&token, Some(ip)).await {
         Ok(p) => p,
         Err(_) => {
             return close(
@@ -152,7 +152,7 @@ async fn serve(mut socket: WebSocket, state: AppState, schema: NexusSchema, ip: 
     };
     // Held while the socket lives: counted with the user's other live connections.
     let _slot = match state.live.open(
-        principal.user.id.0,
+        principal.rate_limit_key(),
         crate::http::live_limit::Transport::WebSocket,
     ) {
         Ok(slot) => slot,
@@ -219,6 +219,11 @@ async fn run(
                                     "extensions": {"code": "rate_limited"}}]}))]
                             } else {
                                 match serde_json::from_value::<async_graphql::Request>(payload) {
+                                    Ok(request) if principal.may(super::keys::key_use(&request)).is_err() => {
+                                        vec![text(json!({"type": "error", "id": id, "payload": [{
+                                            "message": "this machine key's scopes do not allow this operation",
+                                            "extensions": {"code": "forbidden"}}]}))]
+                                    }
                                     Ok(request) => {
                                         let request = with_caller(request, &state.services, principal.clone())
                                             .data(EndSignal(end_tx.clone()));
@@ -265,7 +270,7 @@ async fn run(
             },
             () = &mut stopped => break End::Close(1001, "server shutting down"),
             _ = recheck.tick() => {
-                if state.services.auth.authenticate(token, None).await.is_err() {
+                if state.services.authenticate_bearer(token, None).await.is_err() {
                     break End::Close(CLOSE_UNAUTHENTICATED, "invalid or expired token");
                 }
                 vec![Message::Ping(Vec::new().into())]

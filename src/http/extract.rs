@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::DomainError;
+use crate::domain::machine_key::KeyUse;
 use crate::service::Principal;
 use crate::service::pagination::PageRequest;
 
@@ -293,13 +294,59 @@ impl FromRequestParts<AppState> for AuthUser {
             .client_addr
             .client_ip(&parts.headers, &parts.extensions)
             .map(|ip| ip.to_string());
-        let principal = state.services.auth.authenticate(token, ip).await?;
+        let principal = state.services.authenticate_bearer(token, ip).await?;
         state
             .api_limit
-            .check(&principal.user.id.0)
+            .check(&principal.rate_limit_key())
             .map_err(|retry_after| DomainError::RateLimited { retry_after })?;
+        if principal.is_key() {
+            let route = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map_or("", |m| m.as_str());
+            principal.may(rest_key_use(&parts.method, route))?;
+        }
         Ok(AuthUser(principal))
     }
+}
+
+/// What a REST request asks of a machine key, by its method and route pattern: the REST
+/// adapter's one map onto `KeyUse`. Chat, one's own account and notifications, keys and
+/// administration are never a key's; reads of the rest are `Read`; the shop floor's reports are
+/// `Report`; every other write is never a key's.
+pub fn rest_key_use(method: &axum::http::Method, route: &str) -> KeyUse {
+    use axum::http::Method;
+    const PERSONAL: [&str; 6] = [
+        "/api/chat",
+        "/api/auth",
+        "/api/updates/notifications",
+        "/api/keys",
+        "/api/admin",
+        "/api/audit",
+    ];
+    let route = route.trim_end_matches('/');
+    let under = |prefix: &str| {
+        route == prefix
+            || route
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if PERSONAL.iter().any(|p| under(p)) {
+        return KeyUse::Never;
+    }
+    if method == Method::GET || method == Method::HEAD {
+        return KeyUse::Read;
+    }
+    const REPORTS: [&str; 4] = [
+        "/api/downtime",
+        "/api/downtime/{id}/end",
+        "/api/production",
+        "/api/andon",
+    ];
+    if method == Method::POST && REPORTS.contains(&route) {
+        return KeyUse::Report;
+    }
+    KeyUse::Never
 }
 
 /// The client's address: the TCP peer, or the forwarded address when the peer is a trusted
@@ -419,6 +466,36 @@ mod tests {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
             assert_eq!(json["error"]["code"], "bad_request", "{body:?}: {json}");
             assert!(json["error"].get("fields").is_none());
+        }
+    }
+
+    #[test]
+    fn a_key_reads_and_reports_by_route_and_never_reaches_personal_routes() {
+        use super::rest_key_use;
+        use crate::domain::machine_key::KeyUse;
+        use axum::http::Method;
+        let cases = [
+            (Method::GET, "/api/activities", KeyUse::Read),
+            (Method::GET, "/api/assets/{id}/tree", KeyUse::Read),
+            (Method::GET, "/api/users", KeyUse::Read),
+            (Method::POST, "/api/downtime", KeyUse::Report),
+            (Method::POST, "/api/downtime/{id}/end", KeyUse::Report),
+            (Method::POST, "/api/production/", KeyUse::Report),
+            (Method::POST, "/api/andon", KeyUse::Report),
+            (Method::PATCH, "/api/downtime/{id}", KeyUse::Never),
+            (Method::POST, "/api/activities", KeyUse::Never),
+            (Method::POST, "/api/users", KeyUse::Never),
+            (Method::GET, "/api/chat/messages", KeyUse::Never),
+            (Method::GET, "/api/chat", KeyUse::Never),
+            (Method::GET, "/api/auth/user", KeyUse::Never),
+            (Method::GET, "/api/updates/notifications", KeyUse::Never),
+            (Method::GET, "/api/keys", KeyUse::Never),
+            (Method::GET, "/api/admin/backup", KeyUse::Never),
+            (Method::GET, "/api/chatter", KeyUse::Read),
+            (Method::DELETE, "/api/keys/{id}", KeyUse::Never),
+        ];
+        for (method, route, expected) in cases {
+            assert_eq!(rest_key_use(&method, route), expected, "{method} {route}");
         }
     }
 

@@ -42,12 +42,13 @@ pub fn sse_router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-/// How a live-channel request proves who it is: an access token (`?token=` or
-/// `Authorization: Bearer`), or the web UI's session cookie.
+/// How a live-channel request proves who it is: an access token or machine key (`?token=` or
+/// `Authorization: Bearer`), or the web UI's session cookie, or a wall screen's key cookie.
 #[derive(Clone)]
 enum Credential {
     Token(String),
     Cookie(String),
+    KeyCookie(String),
 }
 
 impl Credential {
@@ -59,14 +60,19 @@ impl Credential {
         if let Some(t) = bearer_token(headers) {
             return Some(Credential::Token(t.to_string()));
         }
-        crate::ui::session::cookie(headers, crate::ui::SESSION_COOKIE)
-            .map(|c| Credential::Cookie(c.to_string()))
+        if let Some(c) = crate::ui::session::cookie(headers, crate::ui::SESSION_COOKIE) {
+            return Some(Credential::Cookie(c.to_string()));
+        }
+        crate::ui::session::cookie(headers, crate::ui::KEY_COOKIE)
+            .map(|c| Credential::KeyCookie(c.to_string()))
     }
 
     /// The caller, if the credential is (still) good.
     async fn check(&self, state: &AppState, ip: Option<String>) -> Result<Principal, DomainError> {
         match self {
-            Credential::Token(token) => state.services.auth.authenticate(token, ip).await,
+            Credential::Token(token) | Credential::KeyCookie(token) => {
+                state.services.authenticate_bearer(token, ip).await
+            }
             Credential::Cookie(cookie) => state
                 .services
                 .auth
@@ -105,7 +111,7 @@ async fn websocket(
         None => None,
     };
     let slot = match &principal {
-        Some(p) => match state.live.open(p.user.id.0, Transport::WebSocket) {
+        Some(p) => match state.live.open(p.rate_limit_key(), Transport::WebSocket) {
             Ok(slot) => Some(slot),
             Err(e) => return ApiError::from(e).into_response(),
         },
@@ -302,7 +308,9 @@ async fn events(
             ))
         })?),
     };
-    let slot = state.live.open(principal.user.id.0, Transport::Sse)?;
+    let slot = state
+        .live
+        .open(principal.rate_limit_key(), Transport::Sse)?;
     let session = state
         .services
         .realtime

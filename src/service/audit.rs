@@ -49,7 +49,23 @@ impl AuditLog {
     }
 
     /// An entry for what `principal` did to `target`.
+    /// A machine key is named in the detail (`machine_key`), with no actor: no person acted.
     pub fn by(&self, principal: &Principal, action: &str, target: String, detail: Value) -> Write {
+        if let Some(grant) = &principal.key {
+            let mut detail = match detail {
+                Value::Object(map) => map,
+                Value::Null => serde_json::Map::new(),
+                other => serde_json::Map::from_iter([("detail".to_string(), other)]),
+            };
+            detail.insert("machine_key".into(), serde_json::json!(grant.id));
+            return self.entry(
+                None,
+                principal.ip.as_deref(),
+                action,
+                target,
+                Value::Object(detail),
+            );
+        }
         self.entry(
             Some(principal.user.id),
             principal.ip.as_deref(),

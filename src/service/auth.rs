@@ -306,6 +306,7 @@ impl AuthService {
                 user,
                 session_id: session.id,
                 ip,
+                key: None,
             },
             renewed,
         ))
@@ -435,6 +436,7 @@ impl AuthService {
             user,
             session_id: session.id,
             ip,
+            key: None,
         })
     }
 

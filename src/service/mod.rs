@@ -9,6 +9,7 @@ pub mod chat;
 pub mod deadlines;
 pub mod health;
 pub mod lockout;
+pub mod machine_keys;
 pub mod notify;
 pub mod pagination;
 pub mod password;
@@ -40,6 +41,8 @@ pub struct Principal {
     pub session_id: SessionId,
     /// The client's address, for the audit log.
     pub ip: Option<String>,
+    /// Set when the caller is a machine key, not a person: what it may do.
+    pub key: Option<machine_keys::KeyGrant>,
 }
 
 /// Every service, sharing one store; cheap to clone.
@@ -59,6 +62,8 @@ pub struct Services {
     pub chat: chat::ChatService,
     /// Assets, shifts, downtime, production and OEE.
     pub shopfloor: shopfloor::ShopfloorService,
+    /// Machine keys for gateways and wall screens.
+    pub keys: machine_keys::MachineKeyService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Backups of the data directory.
@@ -127,11 +132,28 @@ impl Services {
                     .time_zone()
                     .map_err(|e| DomainError::Internal(e.to_string()))?,
             ),
+            keys: machine_keys::MachineKeyService::new(store.clone(), audit.clone()),
             audit,
             search,
             realtime: realtime::RealtimeService::new(store.clone(), bus, stopping),
             health: health::HealthService::new(store, index),
         })
+    }
+}
+
+impl Services {
+    /// The caller behind `Authorization: Bearer <token>`: a machine key's secret (`nxk_…`) or
+    /// a person's access token. Every adapter that takes a bearer credential asks here.
+    pub async fn authenticate_bearer(
+        &self,
+        token: &str,
+        ip: Option<String>,
+    ) -> Result<Principal, DomainError> {
+        if token.starts_with(crate::domain::machine_key::SECRET_PREFIX) {
+            self.keys.authenticate(token, ip).await
+        } else {
+            self.auth.authenticate(token, ip).await
+        }
     }
 }
 
@@ -207,6 +229,7 @@ mod tests {
             user: user(),
             session_id: SessionId(3),
             ip: Some("127.0.0.1".into()),
+            key: None,
         };
         assert_redacted(&format!("{principal:?}"), &[HASH]);
         assert_redacted(&format!("{principal:#?}"), &[HASH]);

@@ -14,10 +14,11 @@ use tokio::sync::{broadcast, watch};
 
 use super::Principal;
 use super::visibility::{Viewer, is_project_member, viewer_of};
-use crate::domain::DomainError;
 use crate::domain::change::{ChangeEntry, ChangeOp, ObjectKind};
+use crate::domain::machine_key::KeyUse;
 use crate::domain::time::{Timestamp, rfc3339};
 use crate::domain::user::User;
+use crate::domain::{DomainError, KeyId};
 use crate::events::{EventBus, Published};
 use crate::store::Store;
 
@@ -88,7 +89,7 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Production, ChangeOp::Created) => "production.created",
         (K::Production, ChangeOp::Deleted) => "production.deleted",
         (K::Production, _) => "production.updated",
-        (K::User, _) => return None,
+        (K::User | K::MachineKey, _) => return None,
     })
 }
 
@@ -104,7 +105,7 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
         ObjectKind::Shift => "shifts",
         ObjectKind::DowntimeReason | ObjectKind::Downtime => "downtime",
         ObjectKind::Production => "production",
-        ObjectKind::User => return None,
+        ObjectKind::User | ObjectKind::MachineKey => return None,
     })
 }
 
@@ -275,6 +276,14 @@ impl RealtimeService {
         since: Option<u64>,
         on_lag: OnLag,
     ) -> Result<LiveSession, DomainError> {
+        principal.may(KeyUse::Live)?;
+        let topics = if topics.is_empty() && principal.is_key() {
+            // A key has no notifications or chat to follow by default: the shop floor instead.
+            KEY_DEFAULT_TOPICS.iter().map(|t| t.to_string()).collect()
+        } else {
+            topics
+        };
+        refuse_personal_topics(principal.key.as_ref().map(|k| k.id), &topics)?;
         // Subscribe before reading anything, so nothing committed from now on is missed.
         let bus = self.bus.subscribe();
         let viewer = viewer_of(self.store.as_ref(), &principal.user).await?;
@@ -288,6 +297,7 @@ impl RealtimeService {
             bus,
             stopping: self.stopping.clone(),
             user: principal.user.clone(),
+            key: principal.key.as_ref().map(|k| k.id),
             viewer,
             project_topics: project_topic_ids(&topics),
             topics,
@@ -305,6 +315,24 @@ impl RealtimeService {
     }
 }
 
+/// What a key's live session follows when it names no topics.
+const KEY_DEFAULT_TOPICS: [&str; 4] = ["andon", "assets", "downtime", "production"];
+
+/// A machine key never follows a person's topics: chat (also a project's room) and
+/// notifications.
+fn refuse_personal_topics(key: Option<KeyId>, topics: &[String]) -> Result<(), DomainError> {
+    if key.is_some()
+        && topics
+            .iter()
+            .any(|t| t == "chat" || t == "notifications" || t.starts_with("project:"))
+    {
+        return Err(DomainError::Forbidden(
+            "a machine key may not follow chat, notifications or project rooms".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn project_topic_ids(topics: &[String]) -> HashSet<u64> {
     topics
         .iter()
@@ -318,6 +346,9 @@ pub struct LiveSession {
     bus: broadcast::Receiver<Arc<Published>>,
     stopping: watch::Receiver<bool>,
     user: User,
+    /// The machine key the session authenticated with, if it was one: revoking it ends the
+    /// session.
+    key: Option<KeyId>,
     /// The user as the visibility rules see them, memberships kept current from project events.
     viewer: Viewer,
     topics: Vec<String>,
@@ -353,6 +384,7 @@ impl LiveSession {
         topics: &[String],
         since: Option<u64>,
     ) -> Result<(), DomainError> {
+        refuse_personal_topics(self.key, topics)?;
         for t in topics {
             if !self.topics.contains(t) {
                 self.topics.push(t.clone());
@@ -456,6 +488,11 @@ impl LiveSession {
     /// The session's user read afresh, and how the rules see them; `None` when they may no
     /// longer be signed in.
     async fn reloaded_user(&self) -> Option<(User, Viewer)> {
+        if let Some(key) = self.key {
+            let live =
+                matches!(self.store.machine_key(key).await, Ok(Some(k)) if k.revoked_at.is_none());
+            return live.then(|| (self.user.clone(), self.viewer.clone()));
+        }
         let user = self.store.user(self.user.id).await.ok()??;
         if !user.is_active {
             return None;
@@ -478,6 +515,9 @@ impl LiveSession {
                 self.viewer.set_membership(entry.id, involved);
             }
             ObjectKind::User if entry.id == me => self.reload_user = true,
+            ObjectKind::MachineKey if self.key.is_some_and(|k| k.0 == entry.id) => {
+                self.reload_user = true;
+            }
             _ => {}
         }
         let (slot, event) = self.route(&entry)?;

@@ -51,6 +51,8 @@ pub enum IdKind {
     Downtime,
     /// Production counts.
     Production,
+    /// Machine keys.
+    MachineKey,
 }
 
 impl IdKind {
@@ -68,6 +70,7 @@ impl IdKind {
             IdKind::Reason => "downtime_reason",
             IdKind::Downtime => "downtime",
             IdKind::Production => "production",
+            IdKind::MachineKey => "machine_key",
         }
     }
 }
@@ -129,6 +132,9 @@ pub enum Write {
     PutProduction(ProductionCount, Expect),
     /// Delete a production count.
     DeleteProduction(ProductionId),
+    /// Create or replace a machine key (revoking sets `revoked_at`); its secret's hash is
+    /// unique.
+    PutMachineKey(crate::domain::machine_key::MachineKey, Expect),
 }
 
 /// Writes that commit together or not at all.

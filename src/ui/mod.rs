@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
 pub use error::UiError;
-pub use session::{Plant, SESSION_COOKIE};
+pub use session::{KEY_COOKIE, Plant, SESSION_COOKIE};
 
 use crate::http::AppState;
 

@@ -20,6 +20,9 @@ use crate::service::pagination::PageRequest;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "nexus_session";
+/// A wall screen's cookie: the secret of the `display` machine key it signed in with (see
+/// `/login`), for the pages a key may show.
+pub const KEY_COOKIE: &str = "nexus_key";
 /// A one-shot message shown on the page after a redirect.
 const FLASH_COOKIE: &str = "nexus_flash";
 

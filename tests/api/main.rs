@@ -17,6 +17,7 @@ mod fuzz;
 mod fuzz_regressions;
 mod graphql;
 mod health;
+mod keys;
 mod limits;
 mod metrics;
 mod old_data;

@@ -88,8 +88,8 @@ async fn openapi_pages_reference_their_object_schema() {
         );
     }
     // Activity, AuditEntry, Message, NotificationView, Project, Update, UserView; Asset, Shift,
-    // DowntimeReason, DowntimeEvent, ProductionCount.
-    assert_eq!(pages, 12);
+    // DowntimeReason, DowntimeEvent, ProductionCount; KeyView.
+    assert_eq!(pages, 13);
 }
 
 /// A generated client names its functions after operation ids and its modules after tags, so
@@ -341,6 +341,10 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ),
         ("get", "/api/oee/", "oee", "oee"),
         ("get", "/api/oee/export.csv", "oee_export", "oee"),
+        ("get", "/api/keys/", "keys_list", "keys"),
+        ("post", "/api/keys/", "keys_create", "keys"),
+        ("get", "/api/keys/{id}/", "keys_read", "keys"),
+        ("delete", "/api/keys/{id}/", "keys_revoke", "keys"),
         ("get", "/healthz", "healthz", "operations"),
         ("get", "/readyz", "readyz", "operations"),
         ("get", "/metrics", "metrics", "operations"),

@@ -14,6 +14,7 @@ mod chat;
 mod disk;
 mod facets;
 mod lists;
+mod machine_keys;
 mod projects;
 mod sessions;
 mod shopfloor;
@@ -323,6 +324,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CHAT_READ).map_err(storage_err)?;
     txn.open_table(AUDIT).map_err(storage_err)?;
     shopfloor::create_tables(txn)?;
+    machine_keys::create_tables(txn)?;
     Ok(())
 }
 

@@ -196,6 +196,8 @@ impl Copier<'_> {
         self.table(PRODUCTION_BY_ASSET)?;
         self.table(PRODUCTION_BY_START)?;
         self.table(PRODUCTION_SPAN)?;
+        self.table(MACHINE_KEYS)?;
+        self.table(MACHINE_KEYS_BY_HASH)?;
         Ok(())
     }
 

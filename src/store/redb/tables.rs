@@ -289,3 +289,9 @@ pub const PRODUCTION_BY_START: TableDefinition<(i64, u64), (u64, i64)> =
 /// Asset id → the longest count it ever had, in seconds: how far before a window a count
 /// that reaches into it may start.
 pub const PRODUCTION_SPAN: TableDefinition<u64, i64> = TableDefinition::new("production_span");
+
+/// Machine key id → the key (JSON).
+pub const MACHINE_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("machine_keys");
+/// SHA-256 of a key's secret (hex) → its id: how a request's key is found.
+pub const MACHINE_KEYS_BY_HASH: TableDefinition<&str, u64> =
+    TableDefinition::new("machine_keys_by_hash");
