@@ -74,6 +74,11 @@ const ADMIN_NAV: &[NavItem] = &[
         label: "Audit log",
         icon: icons::LOG,
     },
+    NavItem {
+        href: "/admin/keys",
+        label: "Machine keys",
+        icon: icons::KEY,
+    },
 ];
 
 /// Whether `href` is the current place (`/` only for itself; others for their subtree).
@@ -448,6 +453,8 @@ pub mod icons {
     pub const USERS: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="9" cy="8" r="4" fill="none" stroke="currentColor" stroke-width="2"/><path d="M2 21c0-4 3-6 7-6s7 2 7 6M16 4a4 4 0 0 1 0 8M22 21c0-3-2-5-4-6" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
     /// A log.
     pub const LOG: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 3h9l4 4v14H6zM9 11h7M9 15h7" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
+    /// A key.
+    pub const KEY: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="8" cy="15" r="4" fill="none" stroke="currentColor" stroke-width="2"/><path d="M11 12l9-9M17 6l3 3M15 8l2 2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
     /// A bell.
     pub const BELL: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 21h4" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
     /// A factory.

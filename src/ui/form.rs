@@ -25,6 +25,14 @@ impl Fields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in the order sent (checkboxes).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The last value of `name`, empty when absent.
     pub fn text(&self, name: &str) -> String {
         self.raw(name).unwrap_or_default().to_string()
@@ -87,6 +95,8 @@ impl FromRequest<AppState> for UiForm {
         let Some(SignedIn(me)) = request.extensions().get::<SignedIn>().cloned() else {
             return Err(UiError::SignIn { next: "/".into() });
         };
+        // A wall screen's key changes nothing through the pages.
+        me.may(crate::domain::machine_key::KeyUse::Never)?;
         let header_token = request
             .headers()
             .get("x-csrf-token")

@@ -33,6 +33,13 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::dashboard::page))
         .route("/login", get(pages::login::page).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route("/login/key", post(pages::login::submit_key))
+        .route("/logout/key", post(pages::login::logout_key))
+        .route(
+            "/admin/keys",
+            get(pages::keys::page).post(pages::keys::create),
+        )
+        .route("/admin/keys/{id}/revoke", post(pages::keys::revoke))
         .route(
             "/activities",
             get(pages::activities::list).post(pages::activities::create),

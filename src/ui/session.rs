@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ErrorPage, UiError};
+use crate::domain::machine_key::KeyUse;
 use crate::http::AppState;
 use crate::service::Principal;
 use crate::service::auth::WebCookie;
@@ -125,6 +126,7 @@ pub async fn web_session(
         .map(|ip| ip.to_string());
     let mut renewed = None;
     let mut clear = false;
+    let mut clear_key = false;
     if let Some(value) = cookie(request.headers(), SESSION_COOKIE).map(str::to_string) {
         match state.services.auth.authenticate_web(&value, ip).await {
             Ok((principal, fresh)) => {
@@ -132,6 +134,23 @@ pub async fn web_session(
                 request.extensions_mut().insert(SignedIn(principal));
             }
             Err(_) => clear = true,
+        }
+    } else if let Some(secret) = cookie(request.headers(), KEY_COOKIE).map(str::to_string) {
+        match state.services.keys.authenticate(&secret, ip).await {
+            Ok(principal) if principal.may(KeyUse::Live).is_ok() => {
+                if !key_may_open(request.method(), request.uri().path()) {
+                    let page = ErrorPage::new(
+                        StatusCode::FORBIDDEN,
+                        "Not on a wall screen",
+                        "This screen is signed in with a display key, which shows only the \
+                         andon board, assets and OEE.",
+                    );
+                    return page.render(None, &state).await;
+                }
+                request.extensions_mut().insert(SignedIn(principal));
+            }
+            // Revoked, or no longer a display key: the screen signs in again.
+            _ => clear_key = true,
         }
     }
     let had_flash = cookie(request.headers(), FLASH_COOKIE).is_some();
@@ -170,7 +189,28 @@ pub async fn web_session(
     } else if clear {
         headers.append(header::SET_COOKIE, clear_session_cookie(&state.plant));
     }
+    if clear_key {
+        headers.append(header::SET_COOKIE, clear_key_cookie(&state.plant));
+    }
     response
+}
+
+/// The pages a wall screen signed in with a display key may open: the live boards, read only.
+/// Everything else (chat, forms, administration) is a person's.
+fn key_may_open(method: &Method, path: &str) -> bool {
+    const WALL_PAGES: [&str; 3] = ["/andon", "/assets", "/oee"];
+    let path = path.trim_end_matches('/');
+    matches!(*method, Method::GET | Method::HEAD) && WALL_PAGES.contains(&path)
+}
+
+/// A `Set-Cookie` value for a wall screen's key cookie: a year, as a screen is set up once.
+pub fn key_cookie(plant: &Plant, secret: &str) -> HeaderValue {
+    set_cookie(plant, KEY_COOKIE, secret, 365 * 86_400)
+}
+
+/// A `Set-Cookie` value that removes the key cookie.
+pub fn clear_key_cookie(plant: &Plant) -> HeaderValue {
+    set_cookie(plant, KEY_COOKIE, "", 0)
 }
 
 /// How a flash message reads.

@@ -15,6 +15,8 @@ struct Browser<'a> {
     cookie: Option<String>,
     /// The one-shot message cookie, as a browser would keep it.
     flash: Option<String>,
+    /// A wall screen's display-key cookie.
+    key: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -28,6 +30,7 @@ impl<'a> Browser<'a> {
             client,
             cookie: None,
             flash: None,
+            key: None,
         }
     }
 
@@ -48,6 +51,10 @@ impl<'a> Browser<'a> {
                 let token = rest.split(';').next().unwrap_or_default();
                 self.cookie = (!token.is_empty()).then(|| token.to_string());
             }
+            if let Some(rest) = text.strip_prefix("nexus_key=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                self.key = (!value.is_empty()).then(|| value.to_string());
+            }
             if let Some(rest) = text.strip_prefix("nexus_flash=") {
                 let value = rest.split(';').next().unwrap_or_default();
                 self.flash = (!value.is_empty()).then(|| value.to_string());
@@ -62,6 +69,9 @@ impl<'a> Browser<'a> {
         }
         if let Some(f) = &self.flash {
             pairs.push(format!("nexus_flash={f}"));
+        }
+        if let Some(k) = &self.key {
+            pairs.push(format!("nexus_key={k}"));
         }
         if pairs.is_empty() {
             builder
@@ -1084,4 +1094,149 @@ async fn the_graphql_ide_queries_as_the_signed_in_user_with_the_csrf_token() {
     );
     let r = ask(Some("00")).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_admin_makes_and_revokes_machine_keys_on_their_page_and_sees_a_secret_once() {
+    let app = spawn_app().await;
+    let mut admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, body) = admin.page("/admin/keys").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No machine keys yet."), "{body}");
+    let r = admin
+        .submit(
+            "/admin/keys",
+            &[
+                ("name", "Line 1 screen"),
+                ("scope", "display"),
+                ("scope", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body = r.text().await.expect("body");
+    let secret = between(&body, "<code id=\"secret\">", "<").to_string();
+    assert!(secret.starts_with("nxk_") && secret.len() == 68, "{secret}");
+    let (_, again) = admin.page("/admin/keys").await;
+    assert!(
+        again.contains("Line 1 screen") && again.contains("read, display"),
+        "{again}"
+    );
+    assert!(!again.contains(&secret), "the secret is shown only once");
+    let token = app.admin_token().await;
+    assert_eq!(
+        app.get("/api/assets/", &secret).await.status(),
+        StatusCode::OK
+    );
+
+    let r = admin.submit("/admin/keys", &[("name", "  ")]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let id = between(&again, "data-key-id=\"", "\"").to_string();
+    let r = admin.submit(&format!("/admin/keys/{id}/revoke"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/api/assets/", &secret).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let keys: Value = app
+        .get("/api/keys/", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(keys["results"][0]["revoked_at"].is_string(), "{keys}");
+
+    let (_, user_token) = app.user_with_token("plain", "user").await;
+    drop(user_token);
+    let mut user = Browser::signed_in(&app, "plain", USER_PASSWORD).await;
+    let (status, _) = user.page("/admin/keys").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_wall_screen_signs_in_with_a_display_key_and_sees_only_the_boards() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let made = |scopes: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let r = app
+                .post(
+                    "/api/keys/",
+                    Some(&token),
+                    &json!({"name": "wall", "scopes": scopes}),
+                )
+                .await;
+            let body: Value = r.json().await.expect("json");
+            body["secret"].as_str().expect("secret").to_string()
+        }
+    };
+    let read = made(json!(["read"])).await;
+    let display = made(json!(["display"])).await;
+
+    let mut screen = Browser::new(&app);
+    let r = screen.post_form("/login/key", &[("key", &read)]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a read key is no display key"
+    );
+    assert!(screen.key.is_none());
+    let r = screen
+        .post_form("/login/key", &[("key", "nxk_nonsense")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let r = screen.post_form("/login/key", &[("key", &display)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/andon");
+    let set = r
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .find(|v| v.starts_with("nexus_key="))
+        .expect("the key cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let (status, _) = screen.page("/assets").await;
+    assert_eq!(status, StatusCode::OK);
+    for person_only in [
+        "/",
+        "/chat",
+        "/admin/keys",
+        "/profile",
+        "/activities",
+        "/notifications",
+    ] {
+        let (status, body) = screen.page(person_only).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{person_only}: {body}");
+    }
+    let r = screen
+        .post_form("/downtime/stop", &[("asset_id", "1")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Revoked: the screen is sent to sign in, and its cookie removed.
+    let keys: Value = app
+        .get("/api/keys/", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = keys["results"][0]["id"].as_u64().expect("id");
+    assert_eq!(
+        app.delete(&format!("/api/keys/{id}/"), &token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = screen.get("/assets").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    assert!(screen.key.is_none(), "the dead key's cookie is removed");
 }

@@ -11,7 +11,9 @@ use crate::http::AppState;
 use crate::http::extract::{ClientIp, QueryMap};
 use crate::ui::components::{bare_layout, form_error};
 use crate::ui::form::{PublicForm, UiForm};
-use crate::ui::session::{SignedIn, clear_session_cookie, redirect, session_cookie};
+use crate::ui::session::{
+    SignedIn, clear_key_cookie, clear_session_cookie, key_cookie, redirect, session_cookie,
+};
 
 /// Where to go after signing in: a local path only, never another site.
 fn safe_next(raw: Option<&str>) -> String {
@@ -50,9 +52,66 @@ fn form(state: &AppState, next: &str, username: &str, error: Option<&str>) -> Ma
                     }
                     button.primary type="submit" { "Sign in" }
                 }
+                details.wall-screen {
+                    summary { "Wall screen: sign in with a display key" }
+                    form #login-key method="post" action="/login/key" {
+                        div.field {
+                            label for="key" { "Display key (nxk_…)" }
+                            input #key name="key" type="password" autocomplete="off" required;
+                        }
+                        button type="submit" { "Show the andon board" }
+                    }
+                }
             }
         },
     )
+}
+
+/// `POST /login/key`: a wall screen signs in with a `display` machine key; the key's secret is
+/// kept in an HttpOnly cookie and the screen opens `/andon`.
+pub async fn submit_key(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    PublicForm(fields): PublicForm,
+) -> Response {
+    if let Err(retry_after) = state.auth_limit.check(&ip) {
+        return refused(&state, "/", "", DomainError::RateLimited { retry_after });
+    }
+    let secret = fields.text("key").trim().to_string();
+    let checked = state
+        .services
+        .keys
+        .authenticate(&secret, Some(ip.to_string()))
+        .await
+        .and_then(|principal| {
+            principal
+                .may(crate::domain::machine_key::KeyUse::Live)
+                .map_err(|_| {
+                    DomainError::Unauthenticated(
+                        "That key is not a display key; ask an admin for one with the display scope."
+                            .into(),
+                    )
+                })
+        });
+    match checked {
+        Ok(()) => {
+            let mut response = redirect(&state, "/andon", None);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, key_cookie(&state.plant, &secret));
+            response
+        }
+        Err(e) => refused(&state, "/", "", e),
+    }
+}
+
+/// `POST /logout/key`: the wall screen forgets its key (the key itself stays valid).
+pub async fn logout_key(State(state): State<AppState>) -> Response {
+    let mut response = redirect(&state, "/login", None);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_key_cookie(&state.plant));
+    response
 }
 
 /// `GET /login`: the form, or straight on when already signed in.
