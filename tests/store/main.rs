@@ -11,6 +11,7 @@ mod change_log;
 mod changesets;
 mod chat;
 mod lists;
+mod machine_keys;
 mod projects;
 mod shopfloor;
 mod updates_notifications;
