@@ -32,11 +32,13 @@ pub enum ObjectKind {
     Downtime,
     /// A production count.
     Production,
+    /// One user's acknowledgement of an update; the entry's id is the update's.
+    UpdateAck,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 11] = [
+    pub const ALL: [ObjectKind; 12] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
@@ -48,6 +50,7 @@ impl ObjectKind {
         ObjectKind::DowntimeReason,
         ObjectKind::Downtime,
         ObjectKind::Production,
+        ObjectKind::UpdateAck,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
     pub const SEARCHABLE: [ObjectKind; 6] = [
@@ -73,6 +76,7 @@ impl ObjectKind {
             ObjectKind::DowntimeReason => "downtime_reason",
             ObjectKind::Downtime => "downtime",
             ObjectKind::Production => "production",
+            ObjectKind::UpdateAck => "update_ack",
         }
     }
 
@@ -90,7 +94,8 @@ impl ObjectKind {
             | ObjectKind::Notification
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
-            | ObjectKind::Production => None,
+            | ObjectKind::Production
+            | ObjectKind::UpdateAck => None,
         }
     }
 

@@ -84,7 +84,8 @@ pub(super) fn document_of(
         | ObjectKind::Notification
         | ObjectKind::Shift
         | ObjectKind::DowntimeReason
-        | ObjectKind::Production => return None,
+        | ObjectKind::Production
+        | ObjectKind::UpdateAck => return None,
     }
     // Who may open it: the tags derived from the entry's visibility keys (API.md §Roles).
     for tag in search_tags(entry.kind, &entry.keys) {

@@ -13,6 +13,7 @@ mod chat;
 mod lists;
 mod projects;
 mod shopfloor;
+mod update_acks;
 mod updates_notifications;
 mod users_sessions;
 
@@ -139,6 +140,8 @@ pub fn update(store: &dyn Store, title: &str, author: UserId) -> Update {
         created_by: author,
         created_at: now,
         updated_at: now,
+        requires_ack: false,
+        acknowledged_at: None,
     }
 }
 

@@ -151,7 +151,8 @@ impl SearchSource for RedbStore {
             | ObjectKind::Notification
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
-            | ObjectKind::Production => Ok(Vec::new()),
+            | ObjectKind::Production
+            | ObjectKind::UpdateAck => Ok(Vec::new()),
         }
     }
 }

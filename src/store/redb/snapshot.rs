@@ -196,6 +196,10 @@ impl Copier<'_> {
         self.table(PRODUCTION_BY_ASSET)?;
         self.table(PRODUCTION_BY_START)?;
         self.table(PRODUCTION_SPAN)?;
+        self.table(UPDATE_ACKS)?;
+        self.table(UPDATE_ACK_COUNTS)?;
+        self.table(UPDATE_ACK_REMINDERS)?;
+        self.table(UPDATE_ACK_REMINDERS_DUE)?;
         Ok(())
     }
 

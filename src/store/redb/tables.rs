@@ -289,3 +289,22 @@ pub const PRODUCTION_BY_START: TableDefinition<(i64, u64), (u64, i64)> =
 /// Asset id → the longest count it ever had, in seconds: how far before a window a count
 /// that reaches into it may start.
 pub const PRODUCTION_SPAN: TableDefinition<u64, i64> = TableDefinition::new("production_span");
+
+// ---- acknowledged updates (issue 16) ----
+//
+// An update that requires acknowledgement is also in `UPDATES_BY_CREATED` and `UPDATE_COUNTS`
+// under the prefix `ack` (see `updates::prefixes`): the list a user's pending acknowledgements
+// are walked from. Times here are unix seconds.
+
+/// (update id, user id) → when the user acknowledged the update.
+pub const UPDATE_ACKS: TableDefinition<(u64, u64), i64> = TableDefinition::new("update_acks");
+/// User id → how many of the updates that require acknowledgement now the user acknowledged:
+/// with the `ack` count, how many are pending without walking them.
+pub const UPDATE_ACK_COUNTS: TableDefinition<u64, u64> = TableDefinition::new("update_ack_counts");
+/// Update id → (when it began requiring acknowledgement, whether its reminder was sent).
+pub const UPDATE_ACK_REMINDERS: TableDefinition<u64, (i64, bool)> =
+    TableDefinition::new("update_ack_reminders");
+/// (when it began requiring acknowledgement, update id) → () for each update whose reminder is
+/// still to be sent: what the deadline sweep reads, oldest first.
+pub const UPDATE_ACK_REMINDERS_DUE: TableDefinition<(i64, u64), ()> =
+    TableDefinition::new("update_ack_reminders_due");

@@ -192,6 +192,7 @@ pub async fn create(
                 content: form.fields.text("content"),
                 update_type,
                 priority,
+                requires_ack: None,
             };
             state.services.updates.create(&form.me, input).await
         }
@@ -282,6 +283,7 @@ pub async fn edit(
                 content: Some(form.fields.text("content")),
                 update_type,
                 priority,
+                requires_ack: None,
             };
             state
                 .services
