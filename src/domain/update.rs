@@ -48,6 +48,7 @@ pub struct Update {
     /// Whether every active user is asked to acknowledge it. Updates stored before
     /// acknowledgements existed have no such field and read as `false`.
     #[serde(default)]
+    #[schema(required = true)]
     pub requires_ack: bool,
     /// When the caller acknowledged it; absent when they have not. It is the caller's own, so
     /// it is filled in for each answer and never stored, nor sent in live events.
