@@ -355,7 +355,7 @@ impl Default for HandoverConfig {
 #[serde(default)]
 pub struct UpdatesConfig {
     /// Whoever has not acknowledged an update that requires it is reminded once, this many
-    /// seconds after it was posted.
+    /// seconds after it was posted (or changed to require it).
     pub ack_reminder_secs: u64,
 }
 

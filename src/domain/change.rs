@@ -34,11 +34,13 @@ pub enum ObjectKind {
     Production,
     /// A machine key (its changes reach no client; live connections of a revoked key end).
     MachineKey,
+    /// One user's acknowledgement of an update; the entry's id is the update's.
+    UpdateAck,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 12] = [
+    pub const ALL: [ObjectKind; 13] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
@@ -51,6 +53,7 @@ impl ObjectKind {
         ObjectKind::Downtime,
         ObjectKind::Production,
         ObjectKind::MachineKey,
+        ObjectKind::UpdateAck,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
     pub const SEARCHABLE: [ObjectKind; 6] = [
@@ -77,6 +80,7 @@ impl ObjectKind {
             ObjectKind::Downtime => "downtime",
             ObjectKind::Production => "production",
             ObjectKind::MachineKey => "machine_key",
+            ObjectKind::UpdateAck => "update_ack",
         }
     }
 
@@ -95,7 +99,8 @@ impl ObjectKind {
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
             | ObjectKind::Production
-            | ObjectKind::MachineKey => None,
+            | ObjectKind::MachineKey
+            | ObjectKind::UpdateAck => None,
         }
     }
 

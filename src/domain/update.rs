@@ -45,6 +45,52 @@ pub struct Update {
     /// When last changed.
     #[serde(with = "rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Whether every active user is asked to acknowledge it. Updates stored before
+    /// acknowledgements existed have no such field and read as `false`.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub requires_ack: bool,
+    /// When the caller acknowledged it; absent when they have not. It is the caller's own, so
+    /// it is filled in for each answer and never stored, nor sent in live events.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339::option"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<OffsetDateTime>,
+}
+
+/// One user's acknowledgement of an update; the data of the live event `update.acknowledged`
+/// and the answer of `POST /api/updates/{id}/ack/`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UpdateAck {
+    /// The update.
+    pub update_id: UpdateId,
+    /// Who acknowledged it.
+    pub user_id: UserId,
+    /// When (the first time: acknowledging again changes nothing).
+    #[serde(with = "rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// One entry of an update's `acknowledged` list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Acknowledgement {
+    /// Who acknowledged it.
+    pub user_id: UserId,
+    /// When.
+    #[serde(with = "rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// `GET /api/updates/{id}/acks/`: over the active users only, each in exactly one list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UpdateAcks {
+    /// Who acknowledged it, by user id.
+    pub acknowledged: Vec<Acknowledgement>,
+    /// Who has not yet, by user id; empty when the update does not require acknowledgement.
+    pub pending: Vec<UserId>,
 }
 
 wire_enum!(
@@ -60,6 +106,8 @@ wire_enum!(
         ChatMessage = "chat_message", "Chat message";
         /// A high or critical update was posted.
         UpdatePosted = "update_posted", "Update posted";
+        /// An update you have not acknowledged still asks you to.
+        AckReminder = "ack_reminder", "Acknowledgement reminder";
     }
 );
 

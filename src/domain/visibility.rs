@@ -245,6 +245,11 @@ impl Viewer {
             | ObjectKind::Downtime
             | ObjectKind::Production => true,
             ObjectKind::Notification => keys.parties.contains(&me),
+            // Who acknowledged what is for the update's author, admin and staff (API.md
+            // §Acknowledged updates), and for the one who acknowledged.
+            ObjectKind::UpdateAck => {
+                self.sees_all || keys.creator == Some(me) || keys.parties.contains(&me)
+            }
             ObjectKind::Message => match keys.project {
                 Some(p) => self.sees_all || self.in_project(p),
                 None => keys.parties.contains(&me),
@@ -310,6 +315,11 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
         | ObjectKind::Downtime
         | ObjectKind::Production => tags.push(ALL.to_string()),
         ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
+        ObjectKind::UpdateAck => {
+            tags.push(STAFF.to_string());
+            tags.extend(keys.creator.map(user));
+            tags.extend(keys.parties.iter().copied().map(user));
+        }
         ObjectKind::Message => match keys.project {
             Some(p) => {
                 tags.push(STAFF.to_string());

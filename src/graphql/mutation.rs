@@ -10,7 +10,7 @@ use super::caller;
 use super::error::{OrGql, from_domain};
 use super::types::{
     Activity, ActivityStatus, ActivityType, ChatMessage, Priority, Project, ProjectStatus, Role,
-    Update, UpdateType, User,
+    Update, UpdateAck, UpdateType, User,
 };
 use crate::domain::user::ProfilePatch;
 use crate::domain::{
@@ -173,6 +173,8 @@ pub struct CreateUpdateInput {
     pub update_type: Option<UpdateType>,
     /// Defaults to `MEDIUM`; `HIGH` and `CRITICAL` notify everyone.
     pub priority: Option<Priority>,
+    /// Whether every active user is asked to acknowledge it; defaults to true for `SAFETY`.
+    pub requires_ack: Option<bool>,
 }
 
 /// `updateUpdate`'s input.
@@ -187,6 +189,8 @@ pub struct UpdateUpdateInput {
     pub update_type: Option<UpdateType>,
     /// New priority.
     pub priority: Option<Priority>,
+    /// Turns acknowledgement on or off.
+    pub requires_ack: Option<bool>,
 }
 
 /// `sendMessage`'s input: exactly one of `receiverId` and `projectId`.
@@ -448,6 +452,7 @@ impl Mutation {
             content: input.content.unwrap_or_default(),
             update_type: input.update_type.map(Into::into),
             priority: input.priority.map(Into::into),
+            requires_ack: input.requires_ack,
         };
         let update = caller
             .services
@@ -471,6 +476,7 @@ impl Mutation {
             content: input.content,
             update_type: input.update_type.map(Into::into),
             priority: input.priority.map(Into::into),
+            requires_ack: input.requires_ack,
         };
         let update = caller
             .services
@@ -479,6 +485,23 @@ impl Mutation {
             .await
             .gql()?;
         Ok(Some(update.into()))
+    }
+
+    /// Acknowledges an update that requires it (`POST /api/updates/{id}/ack/`); again is a
+    /// no-op answering the first acknowledgement.
+    async fn acknowledge_update(
+        &self,
+        ctx: &Context<'_>,
+        id: u64,
+    ) -> async_graphql::Result<Option<UpdateAck>> {
+        let caller = caller(ctx)?;
+        let ack = caller
+            .services
+            .updates
+            .acknowledge(&caller.principal, UpdateId(id))
+            .await
+            .gql()?;
+        Ok(Some(ack.into()))
     }
 
     /// Deletes an update (`DELETE /api/updates/{id}/`).

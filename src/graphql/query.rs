@@ -6,7 +6,7 @@ use super::caller;
 use super::error::{OrGql, from_domain, snake};
 use super::types::{
     Activity, ActivityStatus, ActivityType, ChatMessage, Notification, Page, Priority, Project,
-    ProjectStatus, Role, SearchHit, SearchResult, Update, UpdateType, User, page_cost,
+    ProjectStatus, Role, SearchHit, SearchResult, Update, UpdateAcks, UpdateType, User, page_cost,
 };
 use crate::domain::time::Timestamp;
 use crate::domain::{ActivityId, DomainError, MessageId, ProjectId, UpdateId, UserId};
@@ -267,6 +267,8 @@ impl Query {
     }
 
     /// Updates (announcements); ordering `createdAt`, `priority` (default `-createdAt`).
+    /// `pendingAck: true`: only those the caller has yet to acknowledge, newest first (no
+    /// filter or ordering with it).
     #[graphql(complexity = "page_cost(page_size, child_complexity)")]
     async fn updates(
         &self,
@@ -275,6 +277,7 @@ impl Query {
         page: Option<i64>,
         page_size: Option<i64>,
         ordering: Option<String>,
+        pending_ack: Option<bool>,
     ) -> async_graphql::Result<Page<Update>> {
         let caller = caller(ctx)?;
         let filter = filter.unwrap_or_default();
@@ -283,6 +286,7 @@ impl Query {
             priority: filter.priority.map(Into::into),
             since: time_arg("since", filter.since.as_deref())?,
             ordering: ordering_of(ordering),
+            pending_ack: pending_ack.unwrap_or(false),
         };
         let page = caller
             .services
@@ -291,6 +295,23 @@ impl Query {
             .await
             .gql()?;
         Ok(Page::of(page, Update::from))
+    }
+
+    /// Who acknowledged an update and who has yet to, over the active users (its author,
+    /// staff and admin).
+    async fn update_acks(
+        &self,
+        ctx: &Context<'_>,
+        id: u64,
+    ) -> async_graphql::Result<Option<UpdateAcks>> {
+        let caller = caller(ctx)?;
+        let acks = caller
+            .services
+            .updates
+            .acknowledgements(&caller.principal, UpdateId(id))
+            .await
+            .gql()?;
+        Ok(Some(acks.into()))
     }
 
     /// One update.

@@ -97,6 +97,10 @@ forward!(UpdateStore {
     fn update_page(&self, filter: &UpdateFilter, order: UpdateOrder, descending: bool, offset: usize, limit: usize) -> Result<(usize, Vec<Update>), StoreError>;
     fn notification_page(&self, user: UserId, unread_only: bool, offset: usize, limit: usize) -> Result<(usize, Vec<Notification>), StoreError>;
     fn prune_notifications(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;
+    fn update_acks(&self, update: UpdateId) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
+    fn acked_at(&self, user: UserId, updates: &[UpdateId]) -> Result<Vec<Option<Timestamp>>, StoreError>;
+    fn pending_ack_page(&self, user: UserId, offset: usize, limit: usize) -> Result<(usize, Vec<Update>), StoreError>;
+    fn ack_reminders_due(&self, required_since: Timestamp, max: usize) -> Result<Vec<UpdateId>, StoreError>;
 });
 forward!(ChatStore {
     fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError>;

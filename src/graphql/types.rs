@@ -72,7 +72,7 @@ mirror_enum!(
 mirror_enum!(
     /// Why a notification was sent.
     NotificationKind = "crate::domain::update::NotificationKind" {
-        ActivityAssigned, ActivityStatus, TeamAdded, ChatMessage, UpdatePosted,
+        ActivityAssigned, ActivityStatus, TeamAdded, ChatMessage, UpdatePosted, AckReminder,
     }
 );
 mirror_enum!(
@@ -367,6 +367,10 @@ pub struct Update {
     pub created_at: String,
     /// When last changed.
     pub updated_at: String,
+    /// Whether every active user is asked to acknowledge it.
+    pub requires_ack: bool,
+    /// When the caller acknowledged it; null when they have not.
+    pub acknowledged_at: Option<String>,
 }
 
 #[ComplexObject]
@@ -388,6 +392,63 @@ impl From<update::Update> for Update {
             created_by: u.created_by.0,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
+            requires_ack: u.requires_ack,
+            acknowledged_at: u.acknowledged_at.map(rfc3339),
+        }
+    }
+}
+
+/// One user's acknowledgement of an update.
+#[derive(SimpleObject)]
+pub struct UpdateAck {
+    /// The update.
+    pub update_id: u64,
+    /// Who acknowledged it.
+    pub user_id: u64,
+    /// When (the first time).
+    pub at: String,
+}
+
+impl From<update::UpdateAck> for UpdateAck {
+    fn from(a: update::UpdateAck) -> Self {
+        Self {
+            update_id: a.update_id.0,
+            user_id: a.user_id.0,
+            at: rfc3339(a.at),
+        }
+    }
+}
+
+/// One entry of an update's acknowledged list.
+#[derive(SimpleObject)]
+pub struct Acknowledgement {
+    /// Who acknowledged it.
+    pub user_id: u64,
+    /// When.
+    pub at: String,
+}
+
+/// Who acknowledged an update and who has yet to, over the active users.
+#[derive(SimpleObject)]
+pub struct UpdateAcks {
+    /// Who acknowledged it.
+    pub acknowledged: Vec<Acknowledgement>,
+    /// The ids of who has yet to.
+    pub pending: Vec<u64>,
+}
+
+impl From<update::UpdateAcks> for UpdateAcks {
+    fn from(a: update::UpdateAcks) -> Self {
+        Self {
+            acknowledged: a
+                .acknowledged
+                .into_iter()
+                .map(|e| Acknowledgement {
+                    user_id: e.user_id.0,
+                    at: rfc3339(e.at),
+                })
+                .collect(),
+            pending: a.pending.into_iter().map(|u| u.0).collect(),
         }
     }
 }

@@ -372,7 +372,7 @@ impl Modify for ExactlyOneOf {
         rest::projects::activities, rest::projects::create_activity,
         rest::updates::list, rest::updates::create, rest::updates::read, rest::updates::update,
         rest::updates::remove, rest::updates::notifications, rest::updates::read_one,
-        rest::updates::read_all,
+        rest::updates::read_all, rest::updates::acknowledge, rest::updates::acknowledgements,
         rest::chat::send, rest::chat::messages, rest::chat::remove, rest::chat::conversations,
         rest::chat::mark_read,
         rest::audit::list,

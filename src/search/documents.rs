@@ -85,7 +85,8 @@ pub(super) fn document_of(
         | ObjectKind::Shift
         | ObjectKind::DowntimeReason
         | ObjectKind::Production
-        | ObjectKind::MachineKey => return None,
+        | ObjectKind::MachineKey
+        | ObjectKind::UpdateAck => return None,
     }
     // Who may open it: the tags derived from the entry's visibility keys (API.md §Roles).
     for tag in search_tags(entry.kind, &entry.keys) {

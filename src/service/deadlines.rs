@@ -16,8 +16,10 @@ const EVERY: Duration = Duration::from_secs(5);
 /// Runs every sweep once at `now`; failures are logged and the next pass tries again.
 pub async fn sweep_once(services: &Services, now: Timestamp) {
     // Each area adds its sweep here: `services.AREA.SWEEP(now).await`, logging its error.
-    let _ = now;
     services.keys.flush_last_used().await;
+    if let Err(e) = services.updates.sweep(now).await {
+        tracing::error!(error = %e, "update acknowledgement reminders failed");
+    }
 }
 
 /// Sweeps now, every `EVERY` and whenever `clock` is advanced, until `stopping` turns true.

@@ -117,7 +117,13 @@ impl Services {
                 audit.clone(),
                 search.clone(),
             ),
-            updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
+            updates: updates::UpdateService::new(
+                store.clone(),
+                notifier.clone(),
+                audit.clone(),
+                config.clock.clone(),
+                config.updates.ack_reminder_secs,
+            ),
             chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
             backup: backup::BackupService::new(
                 store.clone(),

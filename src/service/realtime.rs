@@ -70,6 +70,7 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Project, ChangeOp::TeamChanged) => "project.team_changed",
         (K::Update, ChangeOp::Created) => "update.created",
         (K::Update, ChangeOp::Deleted) => "update.deleted",
+        (K::UpdateAck, _) => "update.acknowledged",
         (K::Update, _) => "update.updated",
         (K::Notification, _) => "notification.created",
         (K::Message, ChangeOp::Deleted) => "chat.deleted",
@@ -98,7 +99,7 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
     Some(match kind {
         ObjectKind::Activity => "activities",
         ObjectKind::Project => "projects",
-        ObjectKind::Update => "updates",
+        ObjectKind::Update | ObjectKind::UpdateAck => "updates",
         ObjectKind::Notification => "notifications",
         ObjectKind::Message => "chat",
         ObjectKind::Asset => "assets",

@@ -9,6 +9,7 @@ use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
 use crate::domain::project::Project;
 use crate::domain::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
+use crate::domain::time::Timestamp;
 use crate::domain::update::{Notification, Update};
 use crate::domain::{
     ActivityId, AssetId, DowntimeId, MessageId, NotificationId, ProductionId, ProjectId, ReasonId,
@@ -91,6 +92,12 @@ pub enum Write {
     PutUpdate(Update, Expect),
     /// Delete an update.
     DeleteUpdate(UpdateId),
+    /// `user` acknowledges an update at a time: it must exist and require acknowledgement
+    /// (`Conflict` otherwise). Again is a no-op that keeps the first time.
+    AckUpdate(UpdateId, UserId, Timestamp),
+    /// The update's acknowledgement reminder was sent: it must still be due (`Conflict`
+    /// otherwise, so a reminder is never sent twice), and is never due again.
+    AckReminderSent(UpdateId),
     /// Create a notification.
     AddNotification(Notification),
     /// Mark one of `recipient`'s notifications read; `NotFound` if it is not theirs.

@@ -52,6 +52,37 @@ pub trait UpdateStore: Send + Sync {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<Notification>), StoreError>;
+    /// Who acknowledged `update` and when, in user-id order: every acknowledgement stored,
+    /// whoever made it (the service decides who counts). An update that starts requiring
+    /// acknowledgement (created so, or changed to) is acknowledged by its author at that moment
+    /// (its `updated_at`), in the same write: they wrote it. Acknowledgements are kept when
+    /// `requires_ack` is turned off, and count again when it is turned back on.
+    async fn update_acks(&self, update: UpdateId) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
+    /// When `user` acknowledged each of `updates` (`None`: not acknowledged), in their order.
+    async fn acked_at(
+        &self,
+        user: UserId,
+        updates: &[UpdateId],
+    ) -> Result<Vec<Option<Timestamp>>, StoreError>;
+    /// One page (`offset` rows skipped, at most `limit` taken) of the updates that require
+    /// acknowledgement and that `user` has not acknowledged, newest first (then id), and how
+    /// many there are in all.
+    async fn pending_ack_page(
+        &self,
+        user: UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Update>), StoreError>;
+    /// At most `max` updates whose acknowledgement reminder is due: they have required
+    /// acknowledgement since `required_since` or earlier (since they were created so, or last
+    /// changed to require it) and their reminder was never sent (`Write::AckReminderSent`),
+    /// oldest first. An update is reminded of once in its life, even if `requires_ack` is
+    /// turned off and on again after its reminder.
+    async fn ack_reminders_due(
+        &self,
+        required_since: Timestamp,
+        max: usize,
+    ) -> Result<Vec<UpdateId>, StoreError>;
     /// Removes at most `max` read notifications created before `before`, oldest first; unread
     /// ones always stay. Returns how many went.
     async fn prune_notifications(&self, before: Timestamp, max: usize)

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::updates::detail).post(pages::updates::edit),
         )
         .route("/updates/{id}/delete", post(pages::updates::delete))
+        .route("/updates/{id}/ack", post(pages::updates::acknowledge))
         .route("/chat", get(pages::chat::page))
         .route("/chat/messages", post(pages::chat::send))
         .route("/chat/messages/{id}", get(pages::search::message))

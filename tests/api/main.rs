@@ -31,6 +31,7 @@ mod startup;
 mod systemd;
 mod tls;
 mod ui;
+mod update_acks;
 mod updates;
 mod users;
 mod visibility_matrix;

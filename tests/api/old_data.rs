@@ -260,3 +260,32 @@ async fn the_audit_log_and_notifications_of_an_old_file_are_indexed_on_open() {
         "{all}"
     );
 }
+
+/// Updates written before acknowledgements existed have no `requires_ack`: they read as not
+/// requiring one, so no one has them pending and acknowledging one is refused.
+#[tokio::test]
+async fn updates_written_before_acknowledgements_require_none() {
+    let (app, _dir) = app_on_fixture().await;
+    let olga = token_of(&app.login("olga", "olga-password-123").await);
+    let update = json_of(app.get("/api/updates/1/", &olga).await).await;
+    assert_eq!(update["requires_ack"], false, "{update}");
+    assert!(update.get("acknowledged_at").is_none(), "{update}");
+    let pending = json_of(app.get("/api/updates/?pending_ack=true", &olga).await).await;
+    assert_eq!(pending["count"], 0, "{pending}");
+    let refused = app
+        .post("/api/updates/1/ack/", Some(&olga), &serde_json::json!({}))
+        .await;
+    assert_eq!(refused.status(), 409);
+    // Asked for now, olga is pending: the old update joins the list.
+    let admin = app.admin_token().await;
+    let r = app
+        .patch(
+            "/api/updates/1/",
+            &admin,
+            &serde_json::json!({"requires_ack": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let pending = json_of(app.get("/api/updates/?pending_ack=true", &olga).await).await;
+    assert_eq!(pending["count"], 1, "{pending}");
+}

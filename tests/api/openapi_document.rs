@@ -348,6 +348,13 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ("get", "/healthz", "healthz", "operations"),
         ("get", "/readyz", "readyz", "operations"),
         ("get", "/metrics", "metrics", "operations"),
+        (
+            "post",
+            "/api/updates/{id}/ack/",
+            "updates_acknowledge",
+            "updates",
+        ),
+        ("get", "/api/updates/{id}/acks/", "updates_acks", "updates"),
     ];
     let documented = operations(&doc);
     assert_eq!(documented.len(), expected.len(), "operations documented");

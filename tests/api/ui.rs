@@ -1097,6 +1097,52 @@ async fn the_graphql_ide_queries_as_the_signed_in_user_with_the_csrf_token() {
 }
 
 #[tokio::test]
+async fn the_dashboard_asks_for_an_acknowledgement_and_its_button_records_it() {
+    let app = spawn_app().await;
+    let (_, staff) = app.user_with_token("sam", "staff").await;
+    let (uma, _) = app.user_with_token("uma", "user").await;
+    let notice = created(
+        &app,
+        "/api/updates/",
+        &staff,
+        json!({"title": "Forklift lane closed", "type": "safety"}),
+    )
+    .await;
+    let id = notice["id"].as_u64().expect("id");
+
+    let mut browser = Browser::signed_in(&app, "uma", USER_PASSWORD).await;
+    let (_, home) = browser.page("/").await;
+    let waiting = between(&home, "id=\"to-acknowledge\"", "</section>");
+    assert!(waiting.contains("Forklift lane closed"), "{waiting}");
+    assert!(waiting.contains(&format!("action=\"/updates/{id}/ack\"")));
+
+    let r = browser
+        .submit(&format!("/updates/{id}/ack"), &[("return_to", "/")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let (_, home) = browser.page("/").await;
+    let waiting = between(&home, "id=\"to-acknowledge\"", "</section>");
+    assert!(!waiting.contains("Forklift lane closed"), "{waiting}");
+
+    // The author sees uma among those who acknowledged; uma sees no lists.
+    let acks: Value = app
+        .get(&format!("/api/updates/{id}/acks/"), &staff)
+        .await
+        .json()
+        .await
+        .expect("acks");
+    assert_eq!(acks["acknowledged"][1]["user_id"], uma["id"]);
+    let mut author = Browser::signed_in(&app, "sam", USER_PASSWORD).await;
+    let (_, page) = author.page(&format!("/updates/{id}")).await;
+    let lists = between(&page, "class=\"acks\"", "</details>");
+    assert!(lists.contains("2 acknowledged"), "{lists}");
+    let (_, page) = browser.page(&format!("/updates/{id}")).await;
+    assert!(!page.contains("class=\"acks\""));
+    assert!(page.contains("You acknowledged this"));
+}
+
+#[tokio::test]
 async fn an_admin_makes_and_revokes_machine_keys_on_their_page_and_sees_a_secret_once() {
     let app = spawn_app().await;
     let mut admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;

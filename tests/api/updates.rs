@@ -115,10 +115,18 @@ fn assert_update_shape(update: &Value) {
         "created_by",
         "created_at",
         "updated_at",
+        "requires_ack",
     ]
     .into_iter()
     .collect();
-    assert_eq!(key_set(update), expected, "fields of {update}");
+    // The caller's acknowledgement is there only when they made one.
+    let mut keys = key_set(update);
+    if keys.remove("acknowledged_at") {
+        assert_rfc3339_utc(&update["acknowledged_at"]);
+        assert_eq!(update["requires_ack"], true, "{update}");
+    }
+    assert_eq!(keys, expected, "fields of {update}");
+    assert!(update["requires_ack"].is_boolean());
     assert!(update["id"].as_u64().is_some_and(|id| id > 0));
     assert!(update["title"].is_string() && update["content"].is_string());
     assert!(
@@ -153,7 +161,8 @@ fn assert_notification_shape(n: &Value) {
             "activity_status",
             "team_added",
             "chat_message",
-            "update_posted"
+            "update_posted",
+            "ack_reminder"
         ]
         .contains(&n["kind"].as_str().unwrap_or("")),
         "{n}"

@@ -26,6 +26,7 @@ mod layout;
 mod live;
 mod search;
 mod shopfloor;
+mod updates;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -82,6 +83,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     a11y::every_page_has_no_serious_axe_violations_light_and_dark,
     layout::pages_fit_phone_and_desktop_widths,
     shopfloor::operator_reports_a_stop_in_one_tap_and_the_tree_follows_live,
+    updates::operator_acknowledges_a_safety_notice_and_the_author_sees_it_live,
 ];
 
 /// How long one scenario may take before it counts as failed.

@@ -14,6 +14,7 @@ mod lists;
 mod machine_keys;
 mod projects;
 mod shopfloor;
+mod update_acks;
 mod updates_notifications;
 mod users_sessions;
 
@@ -140,6 +141,8 @@ pub fn update(store: &dyn Store, title: &str, author: UserId) -> Update {
         created_by: author,
         created_at: now,
         updated_at: now,
+        requires_ack: false,
+        acknowledged_at: None,
     }
 }
 

@@ -9,7 +9,7 @@ use super::ListBody;
 use crate::http::openapi::ErrorBody;
 
 use crate::domain::activity::Priority;
-use crate::domain::update::{NotificationView, Update, UpdateType};
+use crate::domain::update::{NotificationView, Update, UpdateAck, UpdateAcks, UpdateType};
 use crate::domain::{NotificationId, UpdateId};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/read-all", post(read_all))
         .route("/notifications/{id}/read", post(read_one))
         .route("/{id}", get(read).patch(update).delete(remove))
+        .route("/{id}/ack", post(acknowledge))
+        .route("/{id}/acks", get(acknowledgements))
 }
 
 #[utoipa::path(
@@ -32,7 +34,7 @@ pub fn router() -> Router<AppState> {
     operation_id = "updates_list",
     tag = "updates",
     summary = "Updates (announcements)",
-    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("ordering" = Option<String>, Query, pattern = r"^-?(created_at|priority)$", description = "created_at or priority; a leading - sorts descending"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
+    params(("type" = Option<UpdateType>, Query), ("priority" = Option<Priority>, Query), ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339 time, or a YYYY-MM-DD date meaning its midnight UTC; inclusive"), ("ordering" = Option<String>, Query, pattern = r"^-?(created_at|priority)$", description = "created_at or priority; a leading - sorts descending"), ("pending_ack" = Option<bool>, Query, description = "true: only the updates you have yet to acknowledge, newest first (type, priority, since and ordering are refused with it)"), ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")),
     responses((status = 200, description = "A page of updates", body = ListBody<Update>), (status = 400, description = "Invalid input", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
     security(("bearer" = []))
 )]
@@ -54,6 +56,7 @@ pub async fn list(
         )?,
         since: query.time("since")?,
         ordering: query.get("ordering").map(str::to_string),
+        pending_ack: query.bool("pending_ack")?.unwrap_or(false),
     };
     let page = state
         .services
@@ -145,6 +148,54 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     state.services.updates.delete(&me, UpdateId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/updates/{id}/ack/",
+    operation_id = "updates_acknowledge",
+    tag = "updates",
+    summary = "Acknowledge an update that requires it (again: a no-op answering the first)",
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
+    responses((status = 200, description = "Your acknowledgement", body = UpdateAck), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 409, description = "The update does not require acknowledgement", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    security(("bearer" = []))
+)]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> Result<Json<UpdateAck>, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .updates
+            .acknowledge(&me, UpdateId(id))
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/updates/{id}/acks/",
+    operation_id = "updates_acks",
+    tag = "updates",
+    summary = "Who acknowledged an update and who has yet to, over the active users (author, staff or admin)",
+    params(("id" = u64, Path, minimum = 1, description = "The update's id")),
+    responses((status = 200, description = "The acknowledged and pending users", body = UpdateAcks), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Not allowed", body = ErrorBody), (status = 404, description = "No such object, or not visible", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until a request may succeed")))),
+    security(("bearer" = []))
+)]
+pub async fn acknowledgements(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> Result<Json<UpdateAcks>, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .updates
+            .acknowledgements(&me, UpdateId(id))
+            .await?,
+    ))
 }
 
 #[utoipa::path(

@@ -152,7 +152,8 @@ impl SearchSource for RedbStore {
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
             | ObjectKind::Production
-            | ObjectKind::MachineKey => Ok(Vec::new()),
+            | ObjectKind::MachineKey
+            | ObjectKind::UpdateAck => Ok(Vec::new()),
         }
     }
 }

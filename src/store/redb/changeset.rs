@@ -116,6 +116,8 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
         Write::DeleteProject(id) => expect_row(txn, PROJECTS, id.0, Expect::Exists, "project"),
         Write::PutUpdate(u, expect) => expect_row(txn, UPDATES, u.id.0, *expect, "update"),
         Write::DeleteUpdate(id) => expect_row(txn, UPDATES, id.0, Expect::Exists, "update"),
+        Write::AckUpdate(id, ..) => updates::check_ack(txn, *id),
+        Write::AckReminderSent(id) => updates::check_reminder(txn, *id),
         Write::DeleteMessage(id) => expect_row(txn, MESSAGES, id.0, Expect::Exists, "message"),
         Write::ReadNotification(user, id) => {
             let rows = txn.open_table(NOTIFICATIONS).map_err(storage_err)?;
@@ -190,6 +192,8 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             updates::put_update(batch, u, *expect)
         }
         Write::DeleteUpdate(id) => updates::delete_update(batch, *id),
+        Write::AckUpdate(id, user, at) => updates::ack_update(batch, *id, *user, *at),
+        Write::AckReminderSent(id) => updates::reminder_sent(txn, *id),
         Write::AddNotification(n) => {
             raise_high(txn, IdKind::Notification, n.id.0)?;
             updates::add_notification(batch, n)

@@ -198,6 +198,10 @@ impl Copier<'_> {
         self.table(PRODUCTION_SPAN)?;
         self.table(MACHINE_KEYS)?;
         self.table(MACHINE_KEYS_BY_HASH)?;
+        self.table(UPDATE_ACKS)?;
+        self.table(UPDATE_ACK_COUNTS)?;
+        self.table(UPDATE_ACK_REMINDERS)?;
+        self.table(UPDATE_ACK_REMINDERS_DUE)?;
         Ok(())
     }
 

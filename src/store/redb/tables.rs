@@ -295,3 +295,21 @@ pub const MACHINE_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("mach
 /// SHA-256 of a key's secret (hex) → its id: how a request's key is found.
 pub const MACHINE_KEYS_BY_HASH: TableDefinition<&str, u64> =
     TableDefinition::new("machine_keys_by_hash");
+// ---- acknowledged updates (issue 16) ----
+//
+// An update that requires acknowledgement is also in `UPDATES_BY_CREATED` and `UPDATE_COUNTS`
+// under the prefix `ack` (see `updates::prefixes`): the list a user's pending acknowledgements
+// are walked from. Times here are unix seconds.
+
+/// (update id, user id) → when the user acknowledged the update.
+pub const UPDATE_ACKS: TableDefinition<(u64, u64), i64> = TableDefinition::new("update_acks");
+/// User id → how many of the updates that require acknowledgement now the user acknowledged:
+/// with the `ack` count, how many are pending without walking them.
+pub const UPDATE_ACK_COUNTS: TableDefinition<u64, u64> = TableDefinition::new("update_ack_counts");
+/// Update id → (when it began requiring acknowledgement, whether its reminder was sent).
+pub const UPDATE_ACK_REMINDERS: TableDefinition<u64, (i64, bool)> =
+    TableDefinition::new("update_ack_reminders");
+/// (when it began requiring acknowledgement, update id) → () for each update whose reminder is
+/// still to be sent: what the deadline sweep reads, oldest first.
+pub const UPDATE_ACK_REMINDERS_DUE: TableDefinition<(i64, u64), ()> =
+    TableDefinition::new("update_ack_reminders_due");

@@ -7,9 +7,9 @@ use super::audit::nanos;
 use super::lists::{Pager, bump_days, counted_days, day_end, day_of, directed};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
-use crate::domain::change::{ChangeOp, ObjectKind};
+use crate::domain::change::{ChangeOp, ObjectKind, VisibilityKeys};
 use crate::domain::time::Timestamp;
-use crate::domain::update::{Notification, NotificationView, Update};
+use crate::domain::update::{Notification, NotificationView, Update, UpdateAck};
 use crate::domain::visibility::Visible;
 use crate::domain::{NotificationId, UpdateId, UserId};
 use crate::store::{Expect, StoreError, UpdateFilter, UpdateOrder, UpdateStore};
@@ -21,6 +21,11 @@ pub(super) fn put_update(
     u: &Update,
     expect: Expect,
 ) -> Result<(), StoreError> {
+    // The caller's acknowledgement is filled in per answer, never stored.
+    let u = &Update {
+        acknowledged_at: None,
+        ..u.clone()
+    };
     let txn = batch.txn();
     let mut rows = txn.open_table(UPDATES).map_err(storage_err)?;
     let old: Option<Update> = get_json(&rows, u.id.0)?;
@@ -42,6 +47,12 @@ pub(super) fn put_update(
         ChangeOp::Created
     };
     batch.record(u, op)?;
+    let required = old.as_ref().is_some_and(|o| o.requires_ack);
+    if u.requires_ack && !required {
+        start_requiring_ack(batch, u)?;
+    } else if required && !u.requires_ack {
+        stop_requiring_ack(txn, u.id)?;
+    }
     Ok(())
 }
 
@@ -57,7 +68,289 @@ pub(super) fn delete_update(batch: &mut Batch<'_>, id: UpdateId) -> Result<(), S
         .map_err(storage_err)?;
     index_update(txn, &old, false)?;
     batch.record(&old, ChangeOp::Deleted)?;
+    if old.requires_ack {
+        stop_requiring_ack(txn, id)?;
+    }
+    let ackers = ackers(txn, id.0)?;
+    let mut acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    for user in ackers {
+        acks.remove((id.0, user)).map_err(storage_err)?;
+    }
+    drop(acks);
+    txn.open_table(UPDATE_ACK_REMINDERS)
+        .map_err(storage_err)?
+        .remove(id.0)
+        .map_err(storage_err)?;
     Ok(())
+}
+
+// ---- acknowledgements ----
+//
+// `UPDATE_ACKS` keeps every acknowledgement while its update exists; `UPDATE_ACK_COUNTS`
+// counts, per user, those on updates that require acknowledgement now, so it moves when an
+// update starts or stops requiring it. The reminder of an update is due from when it began
+// requiring acknowledgement until it is sent; once sent it stays sent.
+
+/// Unix seconds of a time; the API's times are whole seconds.
+fn secs(t: Timestamp) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_secs(s: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_unix_timestamp(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The users who acknowledged update `id`, ascending.
+fn ackers(txn: &WriteTransaction, id: u64) -> Result<Vec<u64>, StoreError> {
+    let acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    let mut users = Vec::new();
+    for row in acks
+        .range((id, 0u64)..=(id, u64::MAX))
+        .map_err(storage_err)?
+    {
+        users.push(row.map_err(storage_err)?.0.value().1);
+    }
+    Ok(users)
+}
+
+/// Counts one acknowledgement more (or less) for `user`.
+fn bump_acked(txn: &WriteTransaction, user: u64, up: bool) -> Result<(), StoreError> {
+    let mut counts = txn.open_table(UPDATE_ACK_COUNTS).map_err(storage_err)?;
+    let old = counts
+        .get(user)
+        .map_err(storage_err)?
+        .map_or(0, |g| g.value());
+    let new = if up {
+        old.saturating_add(1)
+    } else {
+        old.saturating_sub(1)
+    };
+    if new == 0 {
+        counts.remove(user).map_err(storage_err)?;
+    } else {
+        counts.insert(user, new).map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+/// `u` began requiring acknowledgement: the acknowledgements it kept count again, its author's
+/// is recorded, and its reminder falls due (unless it was sent before).
+fn start_requiring_ack(batch: &mut Batch<'_>, u: &Update) -> Result<(), StoreError> {
+    let txn = batch.txn();
+    let kept = ackers(txn, u.id.0)?;
+    for user in &kept {
+        bump_acked(txn, *user, true)?;
+    }
+    if !kept.contains(&u.created_by.0) {
+        add_ack(batch, u, u.created_by, u.updated_at)?;
+    }
+    let txn = batch.txn();
+    let mut reminders = txn.open_table(UPDATE_ACK_REMINDERS).map_err(storage_err)?;
+    if reminders.get(u.id.0).map_err(storage_err)?.is_none() {
+        let since = secs(u.updated_at);
+        reminders
+            .insert(u.id.0, (since, false))
+            .map_err(storage_err)?;
+        txn.open_table(UPDATE_ACK_REMINDERS_DUE)
+            .map_err(storage_err)?
+            .insert((since, u.id.0), ())
+            .map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+/// Update `id` stopped requiring acknowledgement (or is deleted): its acknowledgements no longer
+/// count, and a reminder not yet sent is no longer due.
+fn stop_requiring_ack(txn: &WriteTransaction, id: UpdateId) -> Result<(), StoreError> {
+    for user in ackers(txn, id.0)? {
+        bump_acked(txn, user, false)?;
+    }
+    let mut reminders = txn.open_table(UPDATE_ACK_REMINDERS).map_err(storage_err)?;
+    let state = reminders.get(id.0).map_err(storage_err)?.map(|g| g.value());
+    if let Some((since, false)) = state {
+        reminders.remove(id.0).map_err(storage_err)?;
+        txn.open_table(UPDATE_ACK_REMINDERS_DUE)
+            .map_err(storage_err)?
+            .remove((since, id.0))
+            .map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+/// Records `user`'s acknowledgement of `u` (which requires it) at `at`, unless there is one.
+fn add_ack(
+    batch: &mut Batch<'_>,
+    u: &Update,
+    user: UserId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let txn = batch.txn();
+    {
+        let mut acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+        if acks.get((u.id.0, user.0)).map_err(storage_err)?.is_some() {
+            return Ok(());
+        }
+        acks.insert((u.id.0, user.0), secs(at))
+            .map_err(storage_err)?;
+    }
+    bump_acked(txn, user.0, true)?;
+    let ack = UpdateAck {
+        update_id: u.id,
+        user_id: user,
+        at,
+    };
+    // The author, staff and admin may see who acknowledged, and so may the one who did.
+    let keys = VisibilityKeys {
+        creator: Some(u.created_by.0),
+        parties: vec![user.0],
+        ..VisibilityKeys::default()
+    };
+    batch.record_change(ObjectKind::UpdateAck, u.id.0, ChangeOp::Created, keys, &ack)?;
+    Ok(())
+}
+
+/// Checks `Write::AckUpdate`: the update exists and requires acknowledgement.
+pub(super) fn check_ack(txn: &WriteTransaction, id: UpdateId) -> Result<(), StoreError> {
+    let rows = txn.open_table(UPDATES).map_err(storage_err)?;
+    let u: Update = get_json(&rows, id.0)?.ok_or(StoreError::NotFound)?;
+    if u.requires_ack {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(
+            "this update does not require acknowledgement".into(),
+        ))
+    }
+}
+
+pub(super) fn ack_update(
+    batch: &mut Batch<'_>,
+    id: UpdateId,
+    user: UserId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let u: Update = {
+        let rows = batch.txn().open_table(UPDATES).map_err(storage_err)?;
+        get_json(&rows, id.0)?.ok_or(StoreError::NotFound)?
+    };
+    add_ack(batch, &u, user, at)
+}
+
+/// Checks `Write::AckReminderSent`: the reminder is still due.
+pub(super) fn check_reminder(txn: &WriteTransaction, id: UpdateId) -> Result<(), StoreError> {
+    let reminders = txn.open_table(UPDATE_ACK_REMINDERS).map_err(storage_err)?;
+    match reminders.get(id.0).map_err(storage_err)?.map(|g| g.value()) {
+        Some((_, false)) => Ok(()),
+        _ => Err(StoreError::Conflict(
+            "this update's reminder is not due".into(),
+        )),
+    }
+}
+
+pub(super) fn reminder_sent(txn: &WriteTransaction, id: UpdateId) -> Result<(), StoreError> {
+    let mut reminders = txn.open_table(UPDATE_ACK_REMINDERS).map_err(storage_err)?;
+    let state = reminders.get(id.0).map_err(storage_err)?.map(|g| g.value());
+    if let Some((since, false)) = state {
+        reminders.insert(id.0, (since, true)).map_err(storage_err)?;
+        txn.open_table(UPDATE_ACK_REMINDERS_DUE)
+            .map_err(storage_err)?
+            .remove((since, id.0))
+            .map_err(storage_err)?;
+    }
+    Ok(())
+}
+
+fn update_acks(
+    txn: &ReadTransaction,
+    id: UpdateId,
+) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+    let acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in acks
+        .range((id.0, 0u64)..=(id.0, u64::MAX))
+        .map_err(storage_err)?
+    {
+        let (key, at) = row.map_err(storage_err)?;
+        out.push((UserId(key.value().1), from_secs(at.value())?));
+    }
+    Ok(out)
+}
+
+fn acked_at(
+    txn: &ReadTransaction,
+    user: UserId,
+    updates: &[UpdateId],
+) -> Result<Vec<Option<Timestamp>>, StoreError> {
+    let acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    let mut out = Vec::with_capacity(updates.len());
+    for id in updates {
+        let at = acks.get((id.0, user.0)).map_err(storage_err)?;
+        out.push(at.map(|g| from_secs(g.value())).transpose()?);
+    }
+    Ok(out)
+}
+
+/// The `ack` prefix's walk, newest first, skipping what `user` acknowledged: it reads at most
+/// the page's end plus the user's acknowledgements, never the other updates.
+fn pending_ack_page(
+    txn: &ReadTransaction,
+    user: UserId,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Update>), StoreError> {
+    let required = counted_days(txn, UPDATE_COUNTS, ACK_PREFIX, None)?;
+    let acked = txn
+        .open_table(UPDATE_ACK_COUNTS)
+        .map_err(storage_err)?
+        .get(user.0)
+        .map_err(storage_err)?
+        .map_or(0, |g| g.value());
+    let count = usize::try_from(required.saturating_sub(acked)).unwrap_or(usize::MAX);
+    if offset >= count || limit == 0 {
+        return Ok((count, Vec::new()));
+    }
+    let mut pager = Pager::new(count, offset, limit);
+    let acks = txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    let by_created = txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
+    for row in by_created
+        .range((ACK_PREFIX, i64::MIN, 0u64)..=(ACK_PREFIX, i64::MAX, u64::MAX))
+        .map_err(storage_err)?
+        .rev()
+    {
+        let id = row.map_err(storage_err)?.0.value().2;
+        if acks.get((id, user.0)).map_err(storage_err)?.is_some() {
+            continue;
+        }
+        if !pager.take(id) {
+            break;
+        }
+    }
+    let rows = txn.open_table(UPDATES).map_err(storage_err)?;
+    let mut out = Vec::with_capacity(pager.ids.len());
+    for id in pager.ids {
+        if let Some(u) = get_json(&rows, id)? {
+            out.push(u);
+        }
+    }
+    Ok((count, out))
+}
+
+fn ack_reminders_due(
+    txn: &ReadTransaction,
+    required_since: Timestamp,
+    max: usize,
+) -> Result<Vec<UpdateId>, StoreError> {
+    let due = txn
+        .open_table(UPDATE_ACK_REMINDERS_DUE)
+        .map_err(storage_err)?;
+    let mut out = Vec::new();
+    for row in due
+        .range(..=(secs(required_since), u64::MAX))
+        .map_err(storage_err)?
+        .take(max)
+    {
+        out.push(UpdateId(row.map_err(storage_err)?.0.value().1));
+    }
+    Ok(out)
 }
 
 pub(super) fn get_update(
@@ -80,15 +373,22 @@ pub(super) fn get_update(
 /// The META key that says every update is in the list indexes and counters.
 const UPDATES_INDEXED: &str = "indexed.updates";
 
+/// The prefix of the updates that require acknowledgement (no filter of the list picks it).
+const ACK_PREFIX: &str = "ack";
+
 /// The prefixes an update is listed under.
-fn prefixes(u: &Update) -> [String; 4] {
+fn prefixes(u: &Update) -> Vec<String> {
     let (t, p) = (u.update_type.as_str(), u.priority.as_str());
-    [
+    let mut keys = vec![
         String::new(),
         format!("t:{t}"),
         format!("p:{p}"),
         format!("tp:{t}:{p}"),
-    ]
+    ];
+    if u.requires_ack {
+        keys.push(ACK_PREFIX.to_string());
+    }
+    keys
 }
 
 /// The prefix that holds exactly the updates of `filter`'s type and priority.
@@ -130,6 +430,13 @@ pub(super) fn backfill_updates(txn: &WriteTransaction) -> Result<(), StoreError>
     txn.open_table(UPDATES_BY_CREATED).map_err(storage_err)?;
     txn.open_table(UPDATES_BY_PRIORITY).map_err(storage_err)?;
     txn.open_table(UPDATE_COUNTS).map_err(storage_err)?;
+    // Acknowledgements came later; updates stored before them require none, so there is
+    // nothing to fill.
+    txn.open_table(UPDATE_ACKS).map_err(storage_err)?;
+    txn.open_table(UPDATE_ACK_COUNTS).map_err(storage_err)?;
+    txn.open_table(UPDATE_ACK_REMINDERS).map_err(storage_err)?;
+    txn.open_table(UPDATE_ACK_REMINDERS_DUE)
+        .map_err(storage_err)?;
     backfill_once(txn, UPDATES_INDEXED, UPDATES, |u: &Update| {
         index_update(txn, u, true)
     })
@@ -531,6 +838,35 @@ impl UpdateStore for RedbStore {
         limit: usize,
     ) -> Result<(usize, Vec<Notification>), StoreError> {
         notification_page(&self.read()?, user, unread_only, offset, limit)
+    }
+
+    async fn update_acks(&self, update: UpdateId) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        update_acks(&self.read()?, update)
+    }
+
+    async fn acked_at(
+        &self,
+        user: UserId,
+        updates: &[UpdateId],
+    ) -> Result<Vec<Option<Timestamp>>, StoreError> {
+        acked_at(&self.read()?, user, updates)
+    }
+
+    async fn pending_ack_page(
+        &self,
+        user: UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Update>), StoreError> {
+        pending_ack_page(&self.read()?, user, offset, limit)
+    }
+
+    async fn ack_reminders_due(
+        &self,
+        required_since: Timestamp,
+        max: usize,
+    ) -> Result<Vec<UpdateId>, StoreError> {
+        ack_reminders_due(&self.read()?, required_since, max)
     }
 
     async fn prune_notifications(

@@ -1,18 +1,21 @@
 //! `/`: what a person needs first: their open work by priority, unread notifications and the
 //! latest updates (critical ones first and marked).
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::activities::{names_for, table};
+use crate::domain::UserId;
 use crate::domain::activity::{Activity, ActivityStatus, Priority};
-use crate::domain::update::Update;
+use crate::domain::update::{Update, UpdateAcks};
 use crate::http::AppState;
 use crate::service::activities::ActivityQuery;
 use crate::service::pagination::PageRequest;
 use crate::service::updates::UpdateQuery;
-use crate::ui::components::{empty_state, layout, priority_badge, when};
+use crate::ui::components::{csrf_field, empty_state, layout, priority_badge, when};
 use crate::ui::error::UiError;
 use crate::ui::session::Ctx;
 
@@ -60,17 +63,77 @@ async fn my_open_work(state: &AppState, ctx: &Ctx) -> Result<(usize, Vec<Activit
 pub fn update_card(ctx: &Ctx, update: &Update, author: &str) -> Markup {
     let critical = update.priority == Priority::Critical;
     let high = update.priority == Priority::High;
+    let must_ack = update.requires_ack && update.acknowledged_at.is_none();
+    // The version changes with my acknowledgement, so a live refresh marks the card.
+    let version = if update.acknowledged_at.is_some() {
+        "acked"
+    } else {
+        ""
+    };
     html! {
-        article.update .critical[critical] .high[high] data-update-id=(update.id.0) {
+        article.update .critical[critical] .high[high] .must-ack[must_ack] data-update-id=(update.id.0) data-version=(version) {
             header {
                 h3 { (update.title) }
                 (priority_badge(update.priority))
                 span.type { (update.update_type.label()) }
+                @if update.requires_ack {
+                    span.badge.ack-badge { "Acknowledgement required" }
+                }
             }
             @if !update.content.is_empty() {
                 div.content { @for line in update.content.lines() { (line) br; } }
             }
             footer.muted { (author) " · " (when(&ctx.plant, update.created_at)) }
+            @if update.requires_ack {
+                div.ack {
+                    @if let Some(at) = update.acknowledged_at {
+                        span.acked { span aria-hidden="true" { "✓ " } "You acknowledged this " (when(&ctx.plant, at)) }
+                    } @else {
+                        form.inline method="post" action=(format!("/updates/{}/ack", update.id.0)) {
+                            (csrf_field(ctx))
+                            input type="hidden" name="return_to" value=(ctx.path);
+                            button.primary type="submit" aria-label=(format!("Acknowledge “{}”", update.title)) { "Acknowledge" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Who acknowledged an update and who has yet to (for its author, staff and admin).
+pub fn acks_panel(update: &Update, acks: &UpdateAcks, names: &HashMap<UserId, String>) -> Markup {
+    let name = |id: &UserId| {
+        names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("User {}", id.0))
+    };
+    html! {
+        details.acks data-acks-for=(update.id.0) {
+            summary {
+                (acks.acknowledged.len()) " acknowledged · " (acks.pending.len()) " pending"
+            }
+            div.ack-lists {
+                div {
+                    h4 { "Acknowledged" }
+                    @if acks.acknowledged.is_empty() { p.muted { "No one yet." } }
+                    ul.acknowledged {
+                        @for a in &acks.acknowledged {
+                            li data-user-id=(a.user_id.0) { (name(&a.user_id)) }
+                        }
+                    }
+                }
+                div {
+                    h4 { "Pending" }
+                    @if acks.pending.is_empty() { p.muted { "No one." } }
+                    ul.pending {
+                        @for u in &acks.pending {
+                            li data-user-id=(u.0) { (name(u)) }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -93,10 +156,40 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, U
         .updates
         .list(&ctx.me, UpdateQuery::default(), few)
         .await?;
-    let author_ids = updates.results.iter().map(|u| u.created_by).collect();
+    let to_ack = state
+        .services
+        .updates
+        .list(
+            &ctx.me,
+            UpdateQuery {
+                pending_ack: true,
+                ..UpdateQuery::default()
+            },
+            few,
+        )
+        .await?;
+    let author_ids = updates
+        .results
+        .iter()
+        .chain(&to_ack.results)
+        .map(|u| u.created_by)
+        .collect();
     let authors = super::user_names(&state, &ctx.me, author_ids).await;
     let body = html! {
         h1 { "Hello, " (ctx.me.user.display_name) }
+        // What asks for my acknowledgement comes first, and stands out while anything does.
+        section #to-acknowledge .panel .attention[to_ack.count > 0] data-live="updates" aria-labelledby="to-acknowledge-h" {
+            h2 #to-acknowledge-h { "Waiting for your acknowledgement " span.count { (to_ack.count) } }
+            @if to_ack.results.is_empty() {
+                (empty_state("Nothing to acknowledge."))
+            }
+            @for u in &to_ack.results {
+                (update_card(&ctx, u, authors.get(&u.created_by).map_or("", String::as_str)))
+            }
+            @if to_ack.count > to_ack.results.len() {
+                a.more href="/updates?pending_ack=true" { "All " (to_ack.count) " →" }
+            }
+        }
         div.dashboard {
             section #my-activities .panel data-live="activities" aria-labelledby="my-activities-h" {
                 h2 #my-activities-h { "My open activities " span.count { (open_count) } }

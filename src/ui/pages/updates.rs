@@ -1,14 +1,16 @@
 //! `/updates`: announcements, newest first, critical ones standing out; staff and admins post
 //! them; the author or an admin edits and deletes one on its own page.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
-use super::dashboard::update_card;
+use super::dashboard::{acks_panel, update_card};
 use super::user_names;
 use crate::domain::activity::Priority;
-use crate::domain::update::{Update, UpdateType};
+use crate::domain::update::{Update, UpdateAcks, UpdateType};
 use crate::domain::visibility::{is_admin, is_staff};
 use crate::domain::{DomainError, FieldErrors, UpdateId, UserId};
 use crate::http::AppState;
@@ -34,6 +36,15 @@ struct Values {
     content: String,
     kind: String,
     priority: String,
+    /// `yes`, `no`, or empty for the type's default.
+    requires_ack: String,
+}
+
+fn ack_choices() -> Vec<(String, String)> {
+    vec![
+        ("yes".into(), "Required".into()),
+        ("no".into(), "Not required".into()),
+    ]
 }
 
 impl Values {
@@ -43,6 +54,7 @@ impl Values {
             content: String::new(),
             kind: "announcement".into(),
             priority: "medium".into(),
+            requires_ack: String::new(),
         }
     }
     fn of(u: &Update) -> Values {
@@ -51,6 +63,7 @@ impl Values {
             content: u.content.clone(),
             kind: u.update_type.as_str().into(),
             priority: u.priority.as_str().into(),
+            requires_ack: if u.requires_ack { "yes" } else { "no" }.into(),
         }
     }
     fn sent(f: &Fields) -> Values {
@@ -59,6 +72,7 @@ impl Values {
             content: f.text("content"),
             kind: f.text("type"),
             priority: f.text("priority"),
+            requires_ack: f.text("requires_ack"),
         }
     }
 }
@@ -70,6 +84,7 @@ fn update_form(ctx: &Ctx, action: &str, v: &Values, errors: &FieldErrors, submit
             (field("Title", "title", errors, text_input("title", "text", &v.title, errors, true)))
             (field("Type", "type", errors, select("type", &type_choices(), &v.kind, None, errors)))
             (field("Priority", "priority", errors, select("priority", &priority_choices(), &v.priority, None, errors)))
+            (field("Acknowledgement", "requires_ack", errors, select("requires_ack", &ack_choices(), &v.requires_ack, Some("Default (required for safety notices)"), errors)))
             (field("Text", "content", errors, html! { textarea #content name="content" rows="5" { (v.content) } }))
             button.primary type="submit" { (submit) }
         }
@@ -84,18 +99,31 @@ async fn list_body(
     form: Option<(Markup, bool)>,
 ) -> Result<Markup, UiError> {
     let request = query.page().map_err(|_| UiError::not_found())?;
-    let filter = UpdateQuery {
-        update_type: query.get("type").and_then(UpdateType::parse),
-        priority: query.get("priority").and_then(Priority::parse),
-        ..UpdateQuery::default()
+    let pending_ack = query.get("pending_ack") == Some("true");
+    let filter = if pending_ack {
+        UpdateQuery {
+            pending_ack,
+            ..UpdateQuery::default()
+        }
+    } else {
+        UpdateQuery {
+            update_type: query.get("type").and_then(UpdateType::parse),
+            priority: query.get("priority").and_then(Priority::parse),
+            ..UpdateQuery::default()
+        }
     };
     let page = state
         .services
         .updates
         .list(&ctx.me, filter, request)
         .await?;
-    let authors: Vec<UserId> = page.results.iter().map(|u| u.created_by).collect();
-    let names = user_names(state, &ctx.me, authors).await;
+    let acks = acks_of(state, ctx, &page.results).await?;
+    let mut people: Vec<UserId> = page.results.iter().map(|u| u.created_by).collect();
+    for a in acks.values() {
+        people.extend(a.acknowledged.iter().map(|e| e.user_id));
+        people.extend(a.pending.iter().copied());
+    }
+    let names = user_names(state, &ctx.me, people).await;
     let none = FieldErrors::new();
     let params = [
         ("type", query.get("type").unwrap_or_default().to_string()),
@@ -123,11 +151,59 @@ async fn list_body(
                 li {
                     a.update-link href=(format!("/updates/{}", u.id.0)) aria-label=(format!("Open “{}”", u.title)) {}
                     (update_card(ctx, u, names.get(&u.created_by).map_or("", String::as_str)))
+                    @if let Some(a) = acks.get(&u.id) { (acks_panel(u, a, &names)) }
                 }
             }
         }
         (pager("/updates", &params, request.page, request.page_size, page.count))
     })
+}
+
+/// Who acknowledged each of `updates` that asks for it, where the caller may see it (its
+/// author, staff and admin).
+async fn acks_of(
+    state: &AppState,
+    ctx: &Ctx,
+    updates: &[Update],
+) -> Result<HashMap<UpdateId, UpdateAcks>, UiError> {
+    let mut out = HashMap::new();
+    for u in updates {
+        if !u.requires_ack || !may_see_acks(ctx, u) {
+            continue;
+        }
+        out.insert(
+            u.id,
+            state
+                .services
+                .updates
+                .acknowledgements(&ctx.me, u.id)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+fn may_see_acks(ctx: &Ctx, update: &Update) -> bool {
+    is_staff(&ctx.me.user) || update.created_by == ctx.me.user.id
+}
+
+/// `POST /updates/{id}/ack`: the caller acknowledges, and goes back where they were.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+    form: UiForm,
+) -> Result<Response, UiError> {
+    let back = form.fields.return_to("/updates");
+    match state
+        .services
+        .updates
+        .acknowledge(&form.me, UpdateId(id))
+        .await
+    {
+        Ok(_) => Ok(redirect(&state, &back, Flash::done("Acknowledged."))),
+        Err(DomainError::Conflict(m)) => Ok(redirect(&state, &back, Flash::refused(m))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `GET /updates`.
@@ -150,6 +226,22 @@ pub async fn list(
     });
     let body = list_body(&state, &ctx, &query, form).await?;
     Ok(layout(&ctx, "Updates", body).into_response())
+}
+
+/// The form's acknowledgement choice: `None` for the default.
+fn parse_ack(f: &Fields, errors: &mut FieldErrors) -> Option<bool> {
+    match f.filled("requires_ack") {
+        None => None,
+        Some("yes") => Some(true),
+        Some("no") => Some(false),
+        Some(_) => {
+            errors
+                .entry("requires_ack".into())
+                .or_default()
+                .push("must be one of the listed choices".into());
+            None
+        }
+    }
 }
 
 fn parse_choices(f: &Fields, errors: &mut FieldErrors) -> (Option<UpdateType>, Option<Priority>) {
@@ -185,6 +277,7 @@ pub async fn create(
 ) -> Result<Response, UiError> {
     let mut errors = FieldErrors::new();
     let (update_type, priority) = parse_choices(&form.fields, &mut errors);
+    let requires_ack = parse_ack(&form.fields, &mut errors);
     let result = match DomainError::check(errors) {
         Ok(()) => {
             let input = NewUpdate {
@@ -192,6 +285,7 @@ pub async fn create(
                 content: form.fields.text("content"),
                 update_type,
                 priority,
+                requires_ack,
             };
             state.services.updates.create(&form.me, input).await
         }
@@ -227,11 +321,22 @@ async fn detail_body(
     errors: &FieldErrors,
     message: Option<&str>,
 ) -> Markup {
-    let names = user_names(state, &ctx.me, vec![update.created_by]).await;
+    let acks = acks_of(state, ctx, std::slice::from_ref(update))
+        .await
+        .unwrap_or_default();
+    let mut people = vec![update.created_by];
+    for a in acks.values() {
+        people.extend(a.acknowledged.iter().map(|e| e.user_id));
+        people.extend(a.pending.iter().copied());
+    }
+    let names = user_names(state, &ctx.me, people).await;
     let path = format!("/updates/{}", update.id.0);
     html! {
         h1 { (update.title) }
-        div #update data-live="updates" { (update_card(ctx, update, names.get(&update.created_by).map_or("", String::as_str))) }
+        div #update data-live="updates" {
+            (update_card(ctx, update, names.get(&update.created_by).map_or("", String::as_str)))
+            @if let Some(a) = acks.get(&update.id) { (acks_panel(update, a, &names)) }
+        }
         @if may_edit(ctx, update) {
             section.edit {
                 h2 { "Edit" }
@@ -275,6 +380,7 @@ pub async fn edit(
 ) -> Result<Response, UiError> {
     let mut errors = FieldErrors::new();
     let (update_type, priority) = parse_choices(&form.fields, &mut errors);
+    let requires_ack = parse_ack(&form.fields, &mut errors);
     let result = match DomainError::check(errors) {
         Ok(()) => {
             let patch = UpdatePatch {
@@ -282,6 +388,7 @@ pub async fn edit(
                 content: Some(form.fields.text("content")),
                 update_type,
                 priority,
+                requires_ack,
             };
             state
                 .services
