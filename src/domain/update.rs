@@ -60,6 +60,9 @@ wire_enum!(
         ChatMessage = "chat_message", "Chat message";
         /// A high or critical update was posted.
         UpdatePosted = "update_posted", "Update posted";
+        /// A submitted shift handover was not acknowledged within `handover.ack_timeout_secs`
+        /// (to every active staff user).
+        HandoverOverdue = "handover_overdue", "Handover not acknowledged";
     }
 );
 

@@ -119,6 +119,11 @@ forward!(ShopfloorStore {
     fn production_page(&self, filter: &ProductionFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::ProductionCount>), StoreError>;
     fn counts_between(&self, asset: crate::domain::AssetId, from: i64, to: i64) -> Result<Vec<CountSpan>, StoreError>;
 });
+forward!(HandoverStore {
+    fn handover(&self, id: crate::domain::HandoverId) -> Result<Option<crate::domain::handover::Handover>, StoreError>;
+    fn handover_page(&self, filter: &HandoverFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::handover::Handover>), StoreError>;
+    fn handovers_due(&self, submitted_by: Timestamp, limit: usize) -> Result<Vec<crate::domain::handover::Handover>, StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod chat;
 pub mod deadlines;
+pub mod handovers;
 pub mod health;
 pub mod lockout;
 pub mod notify;
@@ -59,6 +60,8 @@ pub struct Services {
     pub chat: chat::ChatService,
     /// Assets, shifts, downtime, production and OEE.
     pub shopfloor: shopfloor::ShopfloorService,
+    /// Shift handovers.
+    pub handovers: handovers::HandoverService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Backups of the data directory.
@@ -113,7 +116,14 @@ impl Services {
                 search.clone(),
             ),
             updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
-            chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            chat: chat::ChatService::new(store.clone(), notifier.clone(), audit.clone()),
+            handovers: handovers::HandoverService::new(
+                store.clone(),
+                audit.clone(),
+                notifier,
+                config.clock.clone(),
+                config.handover.ack_timeout_secs,
+            ),
             backup: backup::BackupService::new(
                 store.clone(),
                 config.server.data_dir.clone(),

@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::domain::HandoverId;
 use crate::domain::activity::Activity;
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
+use crate::domain::handover::Handover;
 use crate::domain::project::Project;
 use crate::domain::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
 use crate::domain::update::{Notification, Update};
@@ -51,6 +53,8 @@ pub enum IdKind {
     Downtime,
     /// Production counts.
     Production,
+    /// Shift handovers.
+    Handover,
 }
 
 impl IdKind {
@@ -68,6 +72,7 @@ impl IdKind {
             IdKind::Reason => "downtime_reason",
             IdKind::Downtime => "downtime",
             IdKind::Production => "production",
+            IdKind::Handover => "handover",
         }
     }
 }
@@ -129,6 +134,11 @@ pub enum Write {
     PutProduction(ProductionCount, Expect),
     /// Delete a production count.
     DeleteProduction(ProductionId),
+    /// Create or replace a shift handover: its asset and shift exist (checked in the
+    /// transaction).
+    PutHandover(Handover, Expect),
+    /// Delete a shift handover.
+    DeleteHandover(HandoverId),
 }
 
 /// Writes that commit together or not at all.

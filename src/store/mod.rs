@@ -6,6 +6,7 @@ pub mod audit;
 pub mod changes;
 pub mod changeset;
 pub mod chat;
+pub mod handovers;
 pub mod projects;
 pub mod redb;
 pub mod shopfloor;
@@ -18,6 +19,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
+pub use handovers::{HandoverFilter, HandoverStore};
 pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
 pub use shopfloor::{
     AssetFilter, CountSpan, DowntimeFilter, ProductionFilter, ShopfloorStore, StopSpan,
@@ -134,6 +136,7 @@ pub trait Store:
     + UpdateStore
     + ChatStore
     + ShopfloorStore
+    + HandoverStore
     + AuditStore
     + ChangeLog
     + SearchSource
@@ -150,6 +153,7 @@ impl<T> Store for T where
         + UpdateStore
         + ChatStore
         + ShopfloorStore
+        + HandoverStore
         + AuditStore
         + ChangeLog
         + SearchSource

@@ -13,6 +13,7 @@ mod changeset;
 mod chat;
 mod disk;
 mod facets;
+mod handovers;
 mod lists;
 mod projects;
 mod sessions;
@@ -323,6 +324,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CHAT_READ).map_err(storage_err)?;
     txn.open_table(AUDIT).map_err(storage_err)?;
     shopfloor::create_tables(txn)?;
+    handovers::create_tables(txn)?;
     Ok(())
 }
 

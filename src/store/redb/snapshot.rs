@@ -51,6 +51,7 @@ impl SnapshotStore for RedbStore {
             "downtime_reasons" => REASONS,
             "downtime" => DOWNTIME,
             "production" => PRODUCTION,
+            "handovers" => HANDOVERS,
             other => return Err(StoreError::Backend(format!("no exported kind {other}"))),
         };
         let txn = self.read()?;
@@ -196,6 +197,10 @@ impl Copier<'_> {
         self.table(PRODUCTION_BY_ASSET)?;
         self.table(PRODUCTION_BY_START)?;
         self.table(PRODUCTION_SPAN)?;
+        self.table(HANDOVERS)?;
+        self.table(HANDOVERS_BY_CREATED)?;
+        self.table(HANDOVERS_DUE)?;
+        self.table(HANDOVERS_BY_ASSET)?;
         Ok(())
     }
 

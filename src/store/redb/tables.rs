@@ -289,3 +289,18 @@ pub const PRODUCTION_BY_START: TableDefinition<(i64, u64), (u64, i64)> =
 /// Asset id → the longest count it ever had, in seconds: how far before a window a count
 /// that reaches into it may start.
 pub const PRODUCTION_SPAN: TableDefinition<u64, i64> = TableDefinition::new("production_span");
+
+// ---- shift handovers (issue 16) ----
+
+/// Shift handovers by id.
+pub const HANDOVERS: TableDefinition<u64, &[u8]> = TableDefinition::new("handovers");
+/// (created, handover id) → (asset id, status code, writer id): the list, newest first,
+/// filtered without decoding rows.
+pub const HANDOVERS_BY_CREATED: TableDefinition<(i64, u64), (u64, u8, u64)> =
+    TableDefinition::new("handovers_by_created");
+/// (submitted, handover id) → () for each handover submitted, not acknowledged and not yet
+/// reported overdue: what the deadline sweep reads, oldest first.
+pub const HANDOVERS_DUE: TableDefinition<(i64, u64), ()> = TableDefinition::new("handovers_due");
+/// (asset id, handover id) → (): whether an asset has handovers.
+pub const HANDOVERS_BY_ASSET: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("handovers_by_asset");
