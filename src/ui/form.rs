@@ -25,6 +25,14 @@ impl Fields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in the order sent (checkboxes).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The last value of `name`, empty when absent.
     pub fn text(&self, name: &str) -> String {
         self.raw(name).unwrap_or_default().to_string()

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod handovers;
 pub mod projects;
 pub mod search;
 pub mod shopfloor;
