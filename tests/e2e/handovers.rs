@@ -40,7 +40,10 @@ pub async fn handover_is_written_submitted_and_acknowledged_live(env: &Env) {
             )
             .await,
     );
-    let summary = env.unique("Ran 1,840 bottles; capper torque drifted twice ");
+    let summary = format!(
+        "{}: ran 1,840 bottles; capper torque drifted twice",
+        env.unique("Run ")
+    );
 
     let operator = env.user("otto", "user").await;
     let supervisor = env.user("sina", "staff").await;

@@ -109,7 +109,8 @@ async fn handovers_name_an_existing_asset_shift_and_activities() {
     assert_eq!(entries[0].data["summary"], "Ran fine");
     assert_eq!(s.handover(h.id).await.unwrap(), Some(h.clone()));
 
-    let cases: [(Box<dyn Fn(&mut Handover)>, &str); 3] = [
+    type Change = Box<dyn Fn(&mut Handover)>;
+    let cases: [(Change, &str); 3] = [
         (Box::new(|h| h.asset_id = AssetId(9_999)), "asset_id"),
         (Box::new(|h| h.shift_id = ShiftId(9_999)), "shift_id"),
         (
