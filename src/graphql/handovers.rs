@@ -147,7 +147,11 @@ impl HandoverQuery {
     }
 
     /// One handover.
-    async fn handover(&self, ctx: &Context<'_>, id: u64) -> async_graphql::Result<Handover> {
+    async fn handover(
+        &self,
+        ctx: &Context<'_>,
+        id: u64,
+    ) -> async_graphql::Result<Option<Handover>> {
         let caller = caller(ctx)?;
         let h = caller
             .services
@@ -155,7 +159,7 @@ impl HandoverQuery {
             .get(&caller.principal, HandoverId(id))
             .await
             .gql()?;
-        Ok(h.into())
+        Ok(Some(h.into()))
     }
 }
 

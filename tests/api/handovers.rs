@@ -763,3 +763,134 @@ async fn handovers_are_in_backups_and_exports_and_still_fall_due_after_a_restore
     until_overdue(&copy, &lead_token, id).await;
     assert_eq!(overdue_notices(&copy, &lead_token, id).await, 1);
 }
+
+#[tokio::test]
+async fn graphql_writes_submits_and_acknowledges_through_the_same_rules() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (line, shift) = plant(&app, &admin).await;
+    let (writer, w) = app.user_with_token("writer", "user").await;
+    let (next, n) = app.user_with_token("nextshift", "user").await;
+    let gql = |token: String, query: &'static str, variables: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .post(
+                    "/graphql",
+                    Some(&token),
+                    &json!({"query": query, "variables": variables}),
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            json_of(r).await
+        }
+    };
+    let mut socket = crate::graphql::GqlWs::open(&app, &n).await;
+    socket
+        .subscribe(
+            "h",
+            "subscription { handoverChanged { event handover { id status } } }",
+            json!({}),
+        )
+        .await;
+
+    let body = gql(
+        w.clone(),
+        "mutation($a: Int!, $s: Int!) { createHandover(input: {assetId: $a, shiftId: $s, summary: \"Belt 2 slipping\", safetyNotes: \"Guard off on belt 2\"}) { id status writtenBy safetyNotes openIssues activityIds submittedAt } }",
+        json!({"a": line, "s": shift}),
+    )
+    .await;
+    let h = &body["data"]["createHandover"];
+    let id = h["id"].as_u64().unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(h["status"], "DRAFT", "{body}");
+    assert_eq!(h["writtenBy"], writer["id"]);
+    assert_eq!(h["safetyNotes"], "Guard off on belt 2");
+    assert_eq!(h["openIssues"], "");
+    assert_eq!(h["activityIds"], json!([]));
+    assert!(h["submittedAt"].is_null());
+    let data = socket.next_data("h").await;
+    assert_eq!(data["handoverChanged"]["event"], "handover.created");
+
+    let body = gql(
+        w.clone(),
+        "mutation($a: Int!, $s: Int!) { createHandover(input: {assetId: $a, shiftId: $s, summary: \" \"}) { id } }",
+        json!({"a": line, "s": shift}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "validation_error",
+        "{body}"
+    );
+    let body = gql(
+        n.clone(),
+        "mutation($id: Int!) { updateHandover(id: $id, input: {summary: \"not mine\"}) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "forbidden",
+        "{body}"
+    );
+    let body = gql(
+        w.clone(),
+        "mutation($id: Int!) { updateHandover(id: $id, input: {openIssues: \"Order a belt\", version: 1}) { version openIssues } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(body["data"]["updateHandover"]["version"], 2, "{body}");
+    let body = gql(
+        w.clone(),
+        "mutation($id: Int!) { submitHandover(id: $id) { status submittedAt } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["submitHandover"]["status"], "SUBMITTED",
+        "{body}"
+    );
+    let body = gql(
+        w.clone(),
+        "mutation($id: Int!) { acknowledgeHandover(id: $id) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "forbidden",
+        "{body}"
+    );
+    let body = gql(
+        n.clone(),
+        "mutation($id: Int!) { acknowledgeHandover(id: $id, comment: \"On it\") { status acknowledgedBy ackComment } }",
+        json!({"id": id}),
+    )
+    .await;
+    let acked = &body["data"]["acknowledgeHandover"];
+    assert_eq!(acked["status"], "ACKNOWLEDGED", "{body}");
+    assert_eq!(acked["acknowledgedBy"], next["id"]);
+    assert_eq!(acked["ackComment"], "On it");
+    let body = gql(
+        n.clone(),
+        "mutation($id: Int!) { acknowledgeHandover(id: $id) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "conflict",
+        "{body}"
+    );
+
+    let body = gql(
+        n.clone(),
+        "query($a: Int) { handovers(assetId: $a, status: ACKNOWLEDGED) { count results { id summary } } handover(id: 9999) { id } }",
+        json!({"a": line}),
+    )
+    .await;
+    assert_eq!(body["data"]["handovers"]["count"], 1, "{body}");
+    assert_eq!(body["data"]["handovers"]["results"][0]["id"], id);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "not_found",
+        "{body}"
+    );
+    let rest = json_of(app.get(&format!("/api/handovers/{id}/"), &n).await).await;
+    assert_eq!(rest["ack_comment"], "On it", "the same handover over REST");
+}
