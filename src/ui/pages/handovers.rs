@@ -511,6 +511,12 @@ async fn detail_page(
                 } @else {
                     (card(ctx, &names, h))
                 }
+                @if h.status == HandoverStatus::Draft && ctx.is_admin() {
+                    form.inline method="post" action=(format!("/handovers/{}/delete", h.id)) {
+                        (csrf_field(ctx))
+                        button.danger type="submit" { "Delete draft" }
+                    }
+                }
                 @let links: Vec<&Activity> = linked.iter().filter(|a| h.activity_ids.contains(&a.id)).collect();
                 @if !links.is_empty() {
                     h2 { "Linked activities" }
