@@ -323,45 +323,54 @@ impl HandoverService {
         id: HandoverId,
         input: AcknowledgeHandover,
     ) -> Result<Handover, DomainError> {
-        let old = self.get(principal, id).await?;
-        if !visibility::can_acknowledge_handover(&principal.user, &old) {
-            return Err(DomainError::Forbidden(
-                "the writer cannot acknowledge their own handover".into(),
-            ));
-        }
-        if old.status != HandoverStatus::Submitted {
-            return Err(DomainError::Conflict(format!(
-                "the handover is {}; only a submitted one can be acknowledged",
-                old.status.as_str()
-            )));
-        }
         let comment = input.comment.unwrap_or_default();
-        let mut fields = FieldErrors::new();
-        ho::validate_comment(&comment, &mut fields);
-        DomainError::check(fields)?;
-        let now = self.clock.now();
-        let mut new = old.clone();
-        new.status = HandoverStatus::Acknowledged;
-        new.acknowledged_by = Some(principal.user.id);
-        new.acknowledged_at = Some(now);
-        new.ack_comment = comment;
-        new.updated_at = now;
-        new.version = old.version + 1;
-        let mut changeset = Changeset::by(principal.user.id);
-        // Against the version read, so an acknowledgement racing another one (or the sweep)
-        // is refused instead of overwriting it.
-        changeset.push(Write::PutHandover(
-            new.clone(),
-            Expect::Version(old.version),
-        ));
-        changeset.push(self.audit.by(
-            principal,
-            "handover.acknowledge",
-            format!("handover:{id}"),
-            serde_json::json!({"asset_id": new.asset_id, "written_by": new.written_by}),
-        ));
-        self.apply(changeset).await?;
-        Ok(new)
+        let mut attempts = 0;
+        loop {
+            let old = self.get(principal, id).await?;
+            if !visibility::can_acknowledge_handover(&principal.user, &old) {
+                return Err(DomainError::Forbidden(
+                    "the writer cannot acknowledge their own handover".into(),
+                ));
+            }
+            if old.status != HandoverStatus::Submitted {
+                return Err(DomainError::Conflict(format!(
+                    "the handover is {}; only a submitted one can be acknowledged",
+                    old.status.as_str()
+                )));
+            }
+            let mut fields = FieldErrors::new();
+            ho::validate_comment(&comment, &mut fields);
+            DomainError::check(fields)?;
+            let now = self.clock.now();
+            let mut new = old.clone();
+            new.status = HandoverStatus::Acknowledged;
+            new.acknowledged_by = Some(principal.user.id);
+            new.acknowledged_at = Some(now);
+            new.ack_comment = comment.clone();
+            new.updated_at = now;
+            new.version = old.version + 1;
+            let mut changeset = Changeset::by(principal.user.id);
+            // Against the version read, so of two racing acknowledgements one wins and the
+            // other reads the acknowledged handover and is refused.
+            changeset.push(Write::PutHandover(
+                new.clone(),
+                Expect::Version(old.version),
+            ));
+            changeset.push(self.audit.by(
+                principal,
+                "handover.acknowledge",
+                format!("handover:{id}"),
+                serde_json::json!({"asset_id": new.asset_id, "written_by": new.written_by}),
+            ));
+            match self.store.apply(changeset).await {
+                Ok(_) => return Ok(new),
+                // The sweep marked it overdue in between: still submitted, so read it again
+                // and acknowledge that version rather than refuse the person at the line.
+                Err(StoreError::Stale) if attempts < 3 => attempts += 1,
+                Err(StoreError::NotFound) => return Err(not_found()),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Deletes a draft (its writer, or an admin); a submitted handover is a record and stays.

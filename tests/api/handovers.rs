@@ -894,3 +894,42 @@ async fn graphql_writes_submits_and_acknowledges_through_the_same_rules() {
     let rest = json_of(app.get(&format!("/api/handovers/{id}/"), &n).await).await;
     assert_eq!(rest["ack_comment"], "On it", "the same handover over REST");
 }
+
+#[tokio::test]
+async fn of_racing_acknowledgements_exactly_one_wins() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (line, shift) = plant(&app, &admin).await;
+    let (_, w) = app.user_with_token("writer", "user").await;
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(app.user_with_token(&format!("reader{i}"), "user").await.1);
+    }
+    let id = draft(&app, &w, line, shift, "Race me").await["id"]
+        .as_u64()
+        .unwrap();
+    submitted(&app, &w, id).await;
+    let answers = futures_util::future::join_all(
+        tokens
+            .iter()
+            .map(|t| act(&app, t, id, "acknowledge", json!({"comment": "mine"}))),
+    )
+    .await;
+    let mut statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT
+        ]
+    );
+    let audit = json_of(
+        app.get("/api/audit/?action=handover.acknowledge", &admin)
+            .await,
+    )
+    .await;
+    assert_eq!(audit["count"], 1, "{audit}");
+}
