@@ -95,6 +95,14 @@ pub async fn handover_is_written_submitted_and_acknowledged_live(env: &Env) {
     assert!(s.still_marked().await, "the inbox updated in place");
     assert!(s.text(&card).await.contains("Wet floor"));
     assert_layout(&s).await;
+    // Phone widths: nothing wider than the screen, touch targets of 44 px at 390.
+    for (width, height) in [(390, 844), (360, 740)] {
+        s.viewport(width, height).await;
+        assert_layout(&s).await;
+        let found = s.js(crate::layout::FIT, vec![json!(width == 390)]).await;
+        assert_eq!(found, json!([]), "/handovers at {width} px");
+    }
+    s.desktop().await;
     if let Some(dir) = &env.screenshots {
         s.screenshot(&dir.join("handovers-1280.png")).await;
         s.viewport(390, 844).await;
