@@ -96,8 +96,8 @@
   };
   const versions = (root) => {
     const seen = new Map();
-    root.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id]').forEach((el) => {
-      const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId;
+    root.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id]').forEach((el) => {
+      const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId;
       seen.set(key, el.dataset.version || '');
     });
     return seen;
@@ -154,8 +154,8 @@
           continue;
         }
         old.replaceWith(fresh);
-        fresh.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id]').forEach((el) => {
-          const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId;
+        fresh.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id]').forEach((el) => {
+          const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId;
           if (!before.has(key) || before.get(key) !== (el.dataset.version || '')) el.classList.add('flash-new');
         });
         wireBoard();

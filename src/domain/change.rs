@@ -36,11 +36,13 @@ pub enum ObjectKind {
     MachineKey,
     /// One user's acknowledgement of an update; the entry's id is the update's.
     UpdateAck,
+    /// A shift handover.
+    Handover,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 13] = [
+    pub const ALL: [ObjectKind; 14] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
@@ -54,15 +56,17 @@ impl ObjectKind {
         ObjectKind::Production,
         ObjectKind::MachineKey,
         ObjectKind::UpdateAck,
+        ObjectKind::Handover,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
-    pub const SEARCHABLE: [ObjectKind; 6] = [
+    pub const SEARCHABLE: [ObjectKind; 7] = [
         ObjectKind::Activity,
         ObjectKind::Project,
         ObjectKind::Update,
         ObjectKind::Message,
         ObjectKind::Asset,
         ObjectKind::Downtime,
+        ObjectKind::Handover,
     ];
 
     /// The stored (and logged) name.
@@ -81,6 +85,7 @@ impl ObjectKind {
             ObjectKind::Production => "production",
             ObjectKind::MachineKey => "machine_key",
             ObjectKind::UpdateAck => "update_ack",
+            ObjectKind::Handover => "handover",
         }
     }
 
@@ -94,6 +99,7 @@ impl ObjectKind {
             ObjectKind::Message => Some("chat"),
             ObjectKind::Asset => Some("asset"),
             ObjectKind::Downtime => Some("downtime"),
+            ObjectKind::Handover => Some("handover"),
             ObjectKind::User
             | ObjectKind::Notification
             | ObjectKind::Shift

@@ -74,3 +74,7 @@ typed_id!(
     /// A machine key's id.
     KeyId
 );
+typed_id!(
+    /// A shift handover's id.
+    HandoverId
+);

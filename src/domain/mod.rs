@@ -5,6 +5,7 @@ pub mod audit;
 pub mod change;
 pub mod chat;
 pub mod error;
+pub mod handover;
 pub mod ids;
 pub mod machine_key;
 pub mod oee;
@@ -16,6 +17,7 @@ pub mod user;
 pub mod visibility;
 
 pub use error::{DomainError, FieldErrors};
+pub use ids::HandoverId;
 pub use ids::{
     ActivityId, AssetId, AuditId, DowntimeId, KeyId, MessageId, NotificationId, ProductionId,
     ProjectId, ReasonId, SessionId, ShiftId, UpdateId, UserId,

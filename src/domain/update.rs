@@ -108,6 +108,9 @@ wire_enum!(
         UpdatePosted = "update_posted", "Update posted";
         /// An update you have not acknowledged still asks you to.
         AckReminder = "ack_reminder", "Acknowledgement reminder";
+        /// A submitted shift handover was not acknowledged within `handover.ack_timeout_secs`
+        /// (to every active staff user).
+        HandoverOverdue = "handover_overdue", "Handover not acknowledged";
     }
 );
 

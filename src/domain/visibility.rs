@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use super::activity::Activity;
 use super::change::{ObjectKind, VisibilityKeys};
 use super::chat::Message;
+use super::handover::Handover;
 use super::project::Project;
 use super::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
 use super::update::{Notification, Update};
@@ -177,6 +178,21 @@ impl Visible for ProductionCount {
     }
 }
 
+/// Handovers: everyone signed in reads them, drafts included (README §Shop floor); the writer
+/// is the creator key, for the change log's history.
+impl Visible for Handover {
+    const KIND: ObjectKind = ObjectKind::Handover;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.written_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
 /// A caller as the visibility rules see them: who they are, whether their role sees every
 /// project (admin and staff), and the projects they manage or are on the team of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,7 +259,8 @@ impl Viewer {
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
             | ObjectKind::Downtime
-            | ObjectKind::Production => true,
+            | ObjectKind::Production
+            | ObjectKind::Handover => true,
             ObjectKind::Notification => keys.parties.contains(&me),
             // Who acknowledged what is for the update's author, admin and staff (API.md
             // §Acknowledged updates), and for the one who acknowledged.
@@ -313,7 +330,8 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
         | ObjectKind::Shift
         | ObjectKind::DowntimeReason
         | ObjectKind::Downtime
-        | ObjectKind::Production => tags.push(ALL.to_string()),
+        | ObjectKind::Production
+        | ObjectKind::Handover => tags.push(ALL.to_string()),
         ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
         ObjectKind::UpdateAck => {
             tags.push(STAFF.to_string());
@@ -387,6 +405,21 @@ pub fn can_manage_shifts(user: &User) -> bool {
 /// Whether `user` may end `event` (anyone may report and end a stop; API.md §Shop floor).
 pub fn can_end_downtime(_user: &User, _event: &DowntimeEvent) -> bool {
     true
+}
+
+/// Whether `user` may write (edit, submit) `handover`: its writer only.
+pub fn can_write_handover(user: &User, handover: &Handover) -> bool {
+    handover.written_by == user.id
+}
+
+/// Whether `user` may delete `handover`: its writer, or an admin.
+pub fn can_delete_handover(user: &User, handover: &Handover) -> bool {
+    handover.written_by == user.id || is_admin(user)
+}
+
+/// Whether `user` may acknowledge `handover`: anyone but its writer.
+pub fn can_acknowledge_handover(user: &User, handover: &Handover) -> bool {
+    handover.written_by != user.id
 }
 
 /// Whether `user` may delete `message` (they can already see it).

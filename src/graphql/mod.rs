@@ -5,6 +5,7 @@
 //! for; `ws` carries subscriptions (fed by `RealtimeService`) over `graphql-transport-ws`.
 
 pub(crate) mod error;
+mod handovers;
 mod http;
 mod keys;
 mod limits;
@@ -38,17 +39,29 @@ pub type NexusSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query: the REST reads, and the shop floor's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, shopfloor::ShopfloorQuery);
+pub struct QueryRoot(
+    query::Query,
+    shopfloor::ShopfloorQuery,
+    handovers::HandoverQuery,
+);
 
 /// Every mutation: one per REST write, the shop floor's included.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, shopfloor::ShopfloorMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    shopfloor::ShopfloorMutation,
+    handovers::HandoverMutation,
+);
 
 /// Every subscription.
 #[derive(async_graphql::MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(subscription::Subscription, shopfloor::ShopfloorSubscription);
+pub struct SubscriptionRoot(
+    subscription::Subscription,
+    shopfloor::ShopfloorSubscription,
+    handovers::HandoverSubscription,
+);
 
 /// Persisted queries kept (by hash) for clients that send the hash alone.
 const PERSISTED_QUERIES: usize = 1000;

@@ -129,6 +129,11 @@ forward!(MachineKeyStore {
     fn machine_key_page(&self, offset: usize, limit: usize) -> Result<(Vec<crate::domain::machine_key::MachineKey>, usize), StoreError>;
     fn touch_machine_keys(&self, used: Vec<(crate::domain::KeyId, Timestamp)>) -> Result<(), StoreError>;
 });
+forward!(HandoverStore {
+    fn handover(&self, id: crate::domain::HandoverId) -> Result<Option<crate::domain::handover::Handover>, StoreError>;
+    fn handover_page(&self, filter: &HandoverFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::handover::Handover>), StoreError>;
+    fn handovers_due(&self, submitted_by: Timestamp, limit: usize) -> Result<Vec<crate::domain::handover::Handover>, StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;

@@ -107,6 +107,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/production", rest::shopfloor::production_router())
         .nest("/oee", rest::shopfloor::oee_router())
         .nest("/keys", rest::keys::router())
+        .nest("/handovers", rest::handovers::router())
         .route("/openapi.json", axum::routing::get(openapi::document))
         .merge(realtime::sse_router());
     let mut routes = Router::new()

@@ -127,6 +127,7 @@ const RESPONSE_SCHEMAS: &[&str] = &[
     "TokenBody",
     "Update",
     "UserView",
+    "Handover",
 ];
 
 /// `ListBody<T>` is named `ListBody_T`, and utoipa writes a generic argument's schema inline,
@@ -395,6 +396,9 @@ impl Modify for ExactlyOneOf {
         rest::shopfloor::production_remove,
         rest::shopfloor::oee, rest::shopfloor::oee_export,
         rest::keys::list, rest::keys::create, rest::keys::read, rest::keys::revoke,
+        rest::handovers::list, rest::handovers::create, rest::handovers::read,
+        rest::handovers::update, rest::handovers::remove, rest::handovers::submit,
+        rest::handovers::acknowledge,
         health::healthz, health::readyz,
         super::metrics::metrics,
     ),

@@ -80,6 +80,17 @@ pub(super) fn document_of(
             let title: String = note.chars().take(80).collect();
             add_words(&mut document, f, &title, &note);
         }
+        ObjectKind::Handover => {
+            let summary = text("summary");
+            let title: String = summary.chars().take(80).collect();
+            let body = format!(
+                "{summary}\n{}\n{}",
+                text("open_issues"),
+                text("safety_notes")
+            );
+            add_words(&mut document, f, &title, &body);
+            document.add_text(f.status, text("status"));
+        }
         ObjectKind::User
         | ObjectKind::Notification
         | ObjectKind::Shift

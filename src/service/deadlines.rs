@@ -20,6 +20,9 @@ pub async fn sweep_once(services: &Services, now: Timestamp) {
     if let Err(e) = services.updates.sweep(now).await {
         tracing::error!(error = %e, "update acknowledgement reminders failed");
     }
+    if let Err(e) = services.handovers.sweep(now).await {
+        tracing::warn!(error = %e, "handover acknowledgement sweep failed");
+    }
 }
 
 /// Sweeps now, every `EVERY` and whenever `clock` is advanced, until `stopping` turns true.

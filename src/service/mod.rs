@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod chat;
 pub mod deadlines;
+pub mod handovers;
 pub mod health;
 pub mod lockout;
 pub mod machine_keys;
@@ -64,6 +65,8 @@ pub struct Services {
     pub shopfloor: shopfloor::ShopfloorService,
     /// Machine keys for gateways and wall screens.
     pub keys: machine_keys::MachineKeyService,
+    /// Shift handovers.
+    pub handovers: handovers::HandoverService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Backups of the data directory.
@@ -124,7 +127,14 @@ impl Services {
                 config.clock.clone(),
                 config.updates.ack_reminder_secs,
             ),
-            chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            chat: chat::ChatService::new(store.clone(), notifier.clone(), audit.clone()),
+            handovers: handovers::HandoverService::new(
+                store.clone(),
+                audit.clone(),
+                notifier,
+                config.clock.clone(),
+                config.handover.ack_timeout_secs,
+            ),
             backup: backup::BackupService::new(
                 store.clone(),
                 config.server.data_dir.clone(),

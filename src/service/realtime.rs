@@ -25,7 +25,7 @@ use crate::store::Store;
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
 /// The fixed topics; the others are `project:{id}`.
-const TOPICS: [&str; 9] = [
+const TOPICS: [&str; 10] = [
     "activities",
     "projects",
     "updates",
@@ -35,6 +35,7 @@ const TOPICS: [&str; 9] = [
     "shifts",
     "downtime",
     "production",
+    "handovers",
 ];
 /// The most entries a replay sends; a client further behind gets a reset.
 const MAX_REPLAY: u64 = 10_000;
@@ -91,6 +92,9 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Production, ChangeOp::Deleted) => "production.deleted",
         (K::Production, _) => "production.updated",
         (K::User | K::MachineKey, _) => return None,
+        (K::Handover, ChangeOp::Created) => "handover.created",
+        (K::Handover, ChangeOp::Deleted) => "handover.deleted",
+        (K::Handover, _) => "handover.updated",
     })
 }
 
@@ -107,6 +111,7 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
         ObjectKind::DowntimeReason | ObjectKind::Downtime => "downtime",
         ObjectKind::Production => "production",
         ObjectKind::User | ObjectKind::MachineKey => return None,
+        ObjectKind::Handover => "handovers",
     })
 }
 

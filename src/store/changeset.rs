@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::domain::HandoverId;
 use crate::domain::activity::Activity;
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
+use crate::domain::handover::Handover;
 use crate::domain::project::Project;
 use crate::domain::shopfloor::{Asset, DowntimeEvent, DowntimeReason, ProductionCount, Shift};
 use crate::domain::time::Timestamp;
@@ -54,6 +56,8 @@ pub enum IdKind {
     Production,
     /// Machine keys.
     MachineKey,
+    /// Shift handovers.
+    Handover,
 }
 
 impl IdKind {
@@ -72,6 +76,7 @@ impl IdKind {
             IdKind::Downtime => "downtime",
             IdKind::Production => "production",
             IdKind::MachineKey => "machine_key",
+            IdKind::Handover => "handover",
         }
     }
 }
@@ -142,6 +147,11 @@ pub enum Write {
     /// Create or replace a machine key (revoking sets `revoked_at`); its secret's hash is
     /// unique.
     PutMachineKey(crate::domain::machine_key::MachineKey, Expect),
+    /// Create or replace a shift handover: its asset and shift exist (checked in the
+    /// transaction).
+    PutHandover(Handover, Expect),
+    /// Delete a shift handover.
+    DeleteHandover(HandoverId),
 }
 
 /// Writes that commit together or not at all.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod changes;
 pub mod changeset;
 pub mod chat;
+pub mod handovers;
 pub mod machine_keys;
 pub mod projects;
 pub mod redb;
@@ -19,6 +20,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
 pub use chat::{ChatStore, ConversationSummary, MessagePage, Rooms};
+pub use handovers::{HandoverFilter, HandoverStore};
 pub use machine_keys::MachineKeyStore;
 pub use projects::{ProjectFilter, ProjectOrder, ProjectStore};
 pub use shopfloor::{
@@ -137,6 +139,7 @@ pub trait Store:
     + ChatStore
     + ShopfloorStore
     + MachineKeyStore
+    + HandoverStore
     + AuditStore
     + ChangeLog
     + SearchSource
@@ -154,6 +157,7 @@ impl<T> Store for T where
         + ChatStore
         + ShopfloorStore
         + MachineKeyStore
+        + HandoverStore
         + AuditStore
         + ChangeLog
         + SearchSource

@@ -61,6 +61,11 @@ const NAV: &[NavItem] = &[
         label: "OEE",
         icon: icons::CHART,
     },
+    NavItem {
+        href: "/handovers",
+        label: "Handovers",
+        icon: icons::HANDOVER,
+    },
 ];
 
 const ADMIN_NAV: &[NavItem] = &[
@@ -463,6 +468,8 @@ pub mod icons {
     pub const STOP: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M8 3h8l5 5v8l-5 5H8l-5-5V8zM9 12h6" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
     /// A bar chart.
     pub const CHART: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 20h16M7 16v-5M12 16V7M17 16v-8" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
+    /// Two arrows passing each other: a shift handover.
+    pub const HANDOVER: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 8h13l-3-3M20 16H7l3 3" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>"#;
     /// More.
     pub const MORE: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="5" cy="12" r="2"/><circle cx="12" cy="12" r="2"/><circle cx="19" cy="12" r="2"/></svg>"#;
 }

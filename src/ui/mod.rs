@@ -93,6 +93,19 @@ pub fn router(state: AppState) -> Router {
             "/downtime/export.csv",
             get(pages::shopfloor::downtime_export),
         )
+        .route(
+            "/handovers",
+            get(pages::handovers::page_get).post(pages::handovers::create),
+        )
+        .route(
+            "/handovers/{id}",
+            get(pages::handovers::detail).post(pages::handovers::edit),
+        )
+        .route(
+            "/handovers/{id}/acknowledge",
+            post(pages::handovers::acknowledge),
+        )
+        .route("/handovers/{id}/delete", post(pages::handovers::delete))
         .route("/oee", get(pages::shopfloor::oee))
         .route("/oee/export.csv", get(pages::shopfloor::oee_export))
         .route(

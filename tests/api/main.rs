@@ -16,6 +16,7 @@ mod errors;
 mod fuzz;
 mod fuzz_regressions;
 mod graphql;
+mod handovers;
 mod health;
 mod keys;
 mod limits;

@@ -88,8 +88,8 @@ async fn openapi_pages_reference_their_object_schema() {
         );
     }
     // Activity, AuditEntry, Message, NotificationView, Project, Update, UserView; Asset, Shift,
-    // DowntimeReason, DowntimeEvent, ProductionCount; KeyView.
-    assert_eq!(pages, 13);
+    // DowntimeReason, DowntimeEvent, ProductionCount; KeyView, Handover.
+    assert_eq!(pages, 14);
 }
 
 /// A generated client names its functions after operation ids and its modules after tags, so
@@ -345,6 +345,33 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ("post", "/api/keys/", "keys_create", "keys"),
         ("get", "/api/keys/{id}/", "keys_read", "keys"),
         ("delete", "/api/keys/{id}/", "keys_revoke", "keys"),
+        ("get", "/api/handovers/", "handovers_list", "handovers"),
+        ("post", "/api/handovers/", "handovers_create", "handovers"),
+        ("get", "/api/handovers/{id}/", "handovers_read", "handovers"),
+        (
+            "patch",
+            "/api/handovers/{id}/",
+            "handovers_update",
+            "handovers",
+        ),
+        (
+            "delete",
+            "/api/handovers/{id}/",
+            "handovers_remove",
+            "handovers",
+        ),
+        (
+            "post",
+            "/api/handovers/{id}/submit/",
+            "handovers_submit",
+            "handovers",
+        ),
+        (
+            "post",
+            "/api/handovers/{id}/acknowledge/",
+            "handovers_acknowledge",
+            "handovers",
+        ),
         ("get", "/healthz", "healthz", "operations"),
         ("get", "/readyz", "readyz", "operations"),
         ("get", "/metrics", "metrics", "operations"),

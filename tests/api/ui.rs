@@ -1286,3 +1286,152 @@ async fn a_wall_screen_signs_in_with_a_display_key_and_sees_only_the_boards() {
     assert!(location(&r).starts_with("/login"), "{}", location(&r));
     assert!(screen.key.is_none(), "the dead key's cookie is removed");
 }
+
+/// `/handovers`: a draft is written and saved through the form, edited and submitted from its
+/// page, acknowledged with a comment by someone else, and a draft deleted; a form the service
+/// refuses comes back with the field's error; the writer's own card has no acknowledge button.
+#[tokio::test]
+async fn handovers_are_written_submitted_and_acknowledged_through_the_forms() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let line = created(
+        &app,
+        "/api/assets/",
+        &admin,
+        json!({"code": "L7", "name": "Line 7", "kind": "line"}),
+    )
+    .await["id"]
+        .to_string();
+    let shift = created(
+        &app,
+        "/api/shifts/",
+        &admin,
+        json!({"name": "Night", "starts": "22:00", "ends": "06:00"}),
+    )
+    .await["id"]
+        .to_string();
+    app.create_user("writer", "user").await;
+    app.create_user("reader", "user").await;
+    let mut w = Browser::signed_in(&app, "writer", USER_PASSWORD).await;
+    let (status, page) = w.page("/handovers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"handover-form\"") && page.contains("Night (22:00–06:00)"));
+    assert!(page.contains("href=\"/handovers\""), "in the navigation");
+
+    let r = w
+        .submit(
+            "/handovers",
+            &[
+                ("asset_id", &line),
+                ("shift_id", &shift),
+                ("summary", "  "),
+                ("then", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("summary-error"), "the error under its field");
+
+    let r = w
+        .submit(
+            "/handovers",
+            &[
+                ("asset_id", &line),
+                ("shift_id", &shift),
+                ("summary", "Oven 2 ran hot <b>twice</b>"),
+                ("safety_notes", "Hot surface signs up"),
+                ("then", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    let id = to
+        .strip_prefix("/handovers/")
+        .expect("to the draft's page")
+        .to_string();
+    let (_, page) = w.page(&to).await;
+    assert!(
+        page.contains("Oven 2 ran hot &lt;b&gt;twice&lt;/b&gt;"),
+        "text, escaped"
+    );
+    let r = w
+        .submit(
+            &to,
+            &[
+                ("asset_id", &line),
+                ("shift_id", &shift),
+                ("summary", "Oven 2 ran hot twice"),
+                ("open_issues", "Thermocouple to replace"),
+                ("then", "submit"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/handovers");
+    let h = app.get(&format!("/api/handovers/{id}/"), &admin).await;
+    let h: Value = h.json().await.unwrap();
+    assert_eq!(h["status"], "submitted", "{h}");
+    assert_eq!(h["open_issues"], "Thermocouple to replace");
+    let (_, page) = w.page("/handovers").await;
+    let card = between(&page, &format!("data-handover-id=\"{id}\""), "</article>");
+    assert!(
+        !card.contains("ack-form"),
+        "no acknowledge button on one's own"
+    );
+
+    // The writer's acknowledgement is refused with the reason; the reader's goes through.
+    let r = w
+        .submit(
+            &format!("/handovers/{id}/acknowledge"),
+            &[("comment", "self")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut reader = Browser::signed_in(&app, "reader", USER_PASSWORD).await;
+    let (_, page) = reader.page("/handovers").await;
+    assert!(
+        between(&page, &format!("data-handover-id=\"{id}\""), "</article>").contains("ack-form")
+    );
+    let r = reader
+        .submit(
+            &format!("/handovers/{id}/acknowledge"),
+            &[("comment", "Will swap it")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let h: Value = app
+        .get(&format!("/api/handovers/{id}/"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "acknowledged");
+    assert_eq!(h["ack_comment"], "Will swap it");
+    let (_, page) = reader.page(&format!("/handovers/{id}")).await;
+    assert!(page.contains("Will swap it") && !page.contains("ack-form"));
+
+    // A draft goes away by its writer; someone else's page of it has no form.
+    let r = w
+        .submit(
+            "/handovers",
+            &[
+                ("asset_id", &line),
+                ("shift_id", &shift),
+                ("summary", "scratch"),
+                ("then", "save"),
+            ],
+        )
+        .await;
+    let draft = location(&r);
+    let (_, page) = reader.page(&draft).await;
+    assert!(!page.contains("id=\"handover-form\""));
+    let r = reader.submit(&format!("{draft}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "back with the reason");
+    assert_eq!(location(&r), draft);
+    let r = w.submit(&format!("{draft}/delete"), &[]).await;
+    assert_eq!(location(&r), "/handovers");
+    let (status, _) = w.page(&draft).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

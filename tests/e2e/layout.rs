@@ -17,7 +17,7 @@ const PHONE_VIEW: (u32, u32) = (390, 844);
 const NARROW_PHONE: (u32, u32) = (360, 740);
 
 /// Horizontal overflow and undersized touch targets on the page shown.
-const FIT: &str = "
+pub const FIT: &str = "
 const problems = [];
 const width = document.documentElement.clientWidth;
 if (document.documentElement.scrollWidth > width + 1) {

@@ -21,6 +21,7 @@ mod activities;
 mod auth;
 mod board;
 mod chat;
+mod handovers;
 mod harness;
 mod layout;
 mod live;
@@ -84,6 +85,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     layout::pages_fit_phone_and_desktop_widths,
     shopfloor::operator_reports_a_stop_in_one_tap_and_the_tree_follows_live,
     updates::operator_acknowledges_a_safety_notice_and_the_author_sees_it_live,
+    handovers::handover_is_written_submitted_and_acknowledged_live,
 ];
 
 /// How long one scenario may take before it counts as failed.

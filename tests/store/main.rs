@@ -10,6 +10,7 @@ mod audit;
 mod change_log;
 mod changesets;
 mod chat;
+mod handovers;
 mod lists;
 mod machine_keys;
 mod projects;

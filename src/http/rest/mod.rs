@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod handovers;
 pub mod keys;
 pub mod projects;
 pub mod search;

@@ -8,6 +8,7 @@ use super::{RedbStore, storage_err};
 use crate::domain::activity::Activity;
 use crate::domain::change::{ChangeEntry, ObjectKind};
 use crate::domain::chat::Message;
+use crate::domain::handover::Handover;
 use crate::domain::project::Project;
 use crate::domain::shopfloor::{Asset, DowntimeEvent};
 use crate::domain::time::Timestamp;
@@ -123,7 +124,9 @@ impl SearchSource for RedbStore {
     async fn searchable_count(&self) -> Result<usize, StoreError> {
         let txn = self.read()?;
         let mut total = 0u64;
-        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME] {
+        for table in [
+            ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME, HANDOVERS,
+        ] {
             total += txn
                 .open_table(table)
                 .map_err(storage_err)?
@@ -147,6 +150,7 @@ impl SearchSource for RedbStore {
             ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
             ObjectKind::Asset => as_created::<Asset>(&txn, ASSETS, after, limit),
             ObjectKind::Downtime => as_created::<DowntimeEvent>(&txn, DOWNTIME, after, limit),
+            ObjectKind::Handover => as_created::<Handover>(&txn, HANDOVERS, after, limit),
             ObjectKind::User
             | ObjectKind::Notification
             | ObjectKind::Shift

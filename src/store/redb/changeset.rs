@@ -8,14 +8,14 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
 use super::{
-    Batch, RedbStore, activities, audit, chat, machine_keys, projects, shopfloor, storage_err,
-    updates,
+    Batch, RedbStore, activities, audit, chat, handovers, machine_keys, projects, shopfloor,
+    storage_err, updates,
 };
 use crate::domain::change::ChangeEntry;
 use crate::domain::update::Notification;
 use crate::store::{Changeset, ChangesetStore, Expect, IdKind, StoreError, Write};
 
-const KINDS: [IdKind; 12] = [
+const KINDS: [IdKind; 13] = [
     IdKind::Activity,
     IdKind::Project,
     IdKind::Update,
@@ -28,6 +28,7 @@ const KINDS: [IdKind; 12] = [
     IdKind::Downtime,
     IdKind::Production,
     IdKind::MachineKey,
+    IdKind::Handover,
 ];
 
 fn slot(kind: IdKind) -> usize {
@@ -40,14 +41,14 @@ fn meta_key(kind: IdKind) -> String {
 
 /// The highest id handed out per kind. Ids are taken from memory and the highest committed
 /// one is persisted with each write, so an id is never handed out twice, even after a crash.
-pub struct IdCounters([AtomicU64; 12]);
+pub struct IdCounters([AtomicU64; 13]);
 
 impl IdCounters {
     /// Loads the persisted highs.
     pub fn load(db: &redb::Database) -> Result<IdCounters, StoreError> {
         let txn = db.begin_read().map_err(storage_err)?;
         let meta = txn.open_table(META).map_err(storage_err)?;
-        let mut highs = [0u64; 12];
+        let mut highs = [0u64; 13];
         for (i, kind) in KINDS.iter().enumerate() {
             highs[i] = meta
                 .get(meta_key(*kind).as_str())
@@ -158,6 +159,7 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
         | Write::PutProduction(..)
         | Write::DeleteProduction(_) => shopfloor::check(txn, write),
         Write::PutMachineKey(key, expect) => machine_keys::check(txn, key, *expect),
+        Write::PutHandover(..) | Write::DeleteHandover(_) => handovers::check(txn, write),
         Write::AddNotification(_)
         | Write::ReadAllNotifications(_)
         | Write::AddMessage(_)
@@ -227,6 +229,7 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             }
             machine_keys::put(batch, key)
         }
+        Write::PutHandover(..) | Write::DeleteHandover(_) => handovers::perform(batch, write),
     }
 }
 

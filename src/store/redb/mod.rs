@@ -13,6 +13,7 @@ mod changeset;
 mod chat;
 mod disk;
 mod facets;
+mod handovers;
 mod lists;
 mod machine_keys;
 mod projects;
@@ -325,6 +326,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(AUDIT).map_err(storage_err)?;
     shopfloor::create_tables(txn)?;
     machine_keys::create_tables(txn)?;
+    handovers::create_tables(txn)?;
     Ok(())
 }
 

@@ -162,9 +162,10 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
             let hi = (id.0, i64::MAX, u64::MAX);
             if stops.range(lo..=hi).map_err(storage_err)?.next().is_some()
                 || counts.range(lo..=hi).map_err(storage_err)?.next().is_some()
+                || super::handovers::asset_has_handovers(txn, id.0)?
             {
                 return Err(StoreError::Conflict(
-                    "the asset has downtime events or production counts; make it inactive instead"
+                    "the asset has downtime events, production counts or handovers; make it inactive instead"
                         .into(),
                 ));
             }

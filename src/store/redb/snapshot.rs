@@ -51,6 +51,7 @@ impl SnapshotStore for RedbStore {
             "downtime_reasons" => REASONS,
             "downtime" => DOWNTIME,
             "production" => PRODUCTION,
+            "handovers" => HANDOVERS,
             other => return Err(StoreError::Backend(format!("no exported kind {other}"))),
         };
         let txn = self.read()?;
@@ -202,6 +203,10 @@ impl Copier<'_> {
         self.table(UPDATE_ACK_COUNTS)?;
         self.table(UPDATE_ACK_REMINDERS)?;
         self.table(UPDATE_ACK_REMINDERS_DUE)?;
+        self.table(HANDOVERS)?;
+        self.table(HANDOVERS_BY_CREATED)?;
+        self.table(HANDOVERS_DUE)?;
+        self.table(HANDOVERS_BY_ASSET)?;
         Ok(())
     }
 

@@ -313,3 +313,17 @@ pub const UPDATE_ACK_REMINDERS: TableDefinition<u64, (i64, bool)> =
 /// still to be sent: what the deadline sweep reads, oldest first.
 pub const UPDATE_ACK_REMINDERS_DUE: TableDefinition<(i64, u64), ()> =
     TableDefinition::new("update_ack_reminders_due");
+// ---- shift handovers (issue 16) ----
+
+/// Shift handovers by id.
+pub const HANDOVERS: TableDefinition<u64, &[u8]> = TableDefinition::new("handovers");
+/// (created, handover id) → (asset id, status code, writer id): the list, newest first,
+/// filtered without decoding rows.
+pub const HANDOVERS_BY_CREATED: TableDefinition<(i64, u64), (u64, u8, u64)> =
+    TableDefinition::new("handovers_by_created");
+/// (submitted, handover id) → () for each handover submitted, not acknowledged and not yet
+/// reported overdue: what the deadline sweep reads, oldest first.
+pub const HANDOVERS_DUE: TableDefinition<(i64, u64), ()> = TableDefinition::new("handovers_due");
+/// (asset id, handover id) → (): whether an asset has handovers.
+pub const HANDOVERS_BY_ASSET: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("handovers_by_asset");

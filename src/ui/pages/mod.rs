@@ -6,6 +6,7 @@ pub mod board;
 pub mod chat;
 pub mod dashboard;
 pub mod errors;
+pub mod handovers;
 pub mod keys;
 pub mod login;
 pub mod notifications;
