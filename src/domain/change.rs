@@ -32,11 +32,13 @@ pub enum ObjectKind {
     Downtime,
     /// A production count.
     Production,
+    /// An andon call.
+    Andon,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 11] = [
+    pub const ALL: [ObjectKind; 12] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
@@ -48,15 +50,17 @@ impl ObjectKind {
         ObjectKind::DowntimeReason,
         ObjectKind::Downtime,
         ObjectKind::Production,
+        ObjectKind::Andon,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
-    pub const SEARCHABLE: [ObjectKind; 6] = [
+    pub const SEARCHABLE: [ObjectKind; 7] = [
         ObjectKind::Activity,
         ObjectKind::Project,
         ObjectKind::Update,
         ObjectKind::Message,
         ObjectKind::Asset,
         ObjectKind::Downtime,
+        ObjectKind::Andon,
     ];
 
     /// The stored (and logged) name.
@@ -73,6 +77,7 @@ impl ObjectKind {
             ObjectKind::DowntimeReason => "downtime_reason",
             ObjectKind::Downtime => "downtime",
             ObjectKind::Production => "production",
+            ObjectKind::Andon => "andon",
         }
     }
 
@@ -86,6 +91,7 @@ impl ObjectKind {
             ObjectKind::Message => Some("chat"),
             ObjectKind::Asset => Some("asset"),
             ObjectKind::Downtime => Some("downtime"),
+            ObjectKind::Andon => Some("andon"),
             ObjectKind::User
             | ObjectKind::Notification
             | ObjectKind::Shift

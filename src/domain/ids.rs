@@ -70,3 +70,7 @@ typed_id!(
     /// A production count's id.
     ProductionId
 );
+typed_id!(
+    /// An andon call's id.
+    AndonId
+);

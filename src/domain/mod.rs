@@ -1,6 +1,7 @@
 //! Entities, typed ids, inputs and their validation: what Nexus is about, free of I/O.
 
 pub mod activity;
+pub mod andon;
 pub mod audit;
 pub mod change;
 pub mod chat;
@@ -16,6 +17,6 @@ pub mod visibility;
 
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    ActivityId, AssetId, AuditId, DowntimeId, MessageId, NotificationId, ProductionId, ProjectId,
-    ReasonId, SessionId, ShiftId, UpdateId, UserId,
+    ActivityId, AndonId, AssetId, AuditId, DowntimeId, MessageId, NotificationId, ProductionId,
+    ProjectId, ReasonId, SessionId, ShiftId, UpdateId, UserId,
 };

@@ -60,6 +60,8 @@ wire_enum!(
         ChatMessage = "chat_message", "Chat message";
         /// A high or critical update was posted.
         UpdatePosted = "update_posted", "Update posted";
+        /// An andon call reached your level (staff at level 1, admins at level 2).
+        AndonEscalated = "andon_escalated", "Andon call";
     }
 );
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::activity::Activity;
+use super::andon::AndonCall;
 use super::change::{ObjectKind, VisibilityKeys};
 use super::chat::Message;
 use super::project::Project;
@@ -167,6 +168,19 @@ impl Visible for ProductionCount {
     }
 }
 
+impl Visible for AndonCall {
+    const KIND: ObjectKind = ObjectKind::Andon;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.raised_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
 /// A caller as the visibility rules see them: who they are, whether their role sees every
 /// project (admin and staff), and the projects they manage or are on the team of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,7 +247,8 @@ impl Viewer {
             | ObjectKind::Shift
             | ObjectKind::DowntimeReason
             | ObjectKind::Downtime
-            | ObjectKind::Production => true,
+            | ObjectKind::Production
+            | ObjectKind::Andon => true,
             ObjectKind::Notification => keys.parties.contains(&me),
             ObjectKind::Message => match keys.project {
                 Some(p) => self.sees_all || self.in_project(p),
@@ -297,7 +312,8 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
         | ObjectKind::Shift
         | ObjectKind::DowntimeReason
         | ObjectKind::Downtime
-        | ObjectKind::Production => tags.push(ALL.to_string()),
+        | ObjectKind::Production
+        | ObjectKind::Andon => tags.push(ALL.to_string()),
         ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
         ObjectKind::Message => match keys.project {
             Some(p) => {
@@ -366,6 +382,11 @@ pub fn can_manage_shifts(user: &User) -> bool {
 /// Whether `user` may end `event` (anyone may report and end a stop; API.md §Shop floor).
 pub fn can_end_downtime(_user: &User, _event: &DowntimeEvent) -> bool {
     true
+}
+
+/// Whether `user` may acknowledge and resolve andon calls: admin and staff (anyone raises one).
+pub fn can_answer_andon(user: &User) -> bool {
+    is_staff(user)
 }
 
 /// Whether `user` may delete `message` (they can already see it).

@@ -119,6 +119,11 @@ forward!(ShopfloorStore {
     fn production_page(&self, filter: &ProductionFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::shopfloor::ProductionCount>), StoreError>;
     fn counts_between(&self, asset: crate::domain::AssetId, from: i64, to: i64) -> Result<Vec<CountSpan>, StoreError>;
 });
+forward!(AndonStore {
+    fn andon(&self, id: crate::domain::AndonId) -> Result<Option<crate::domain::andon::AndonCall>, StoreError>;
+    fn andon_page(&self, filter: &AndonFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::andon::AndonCall>), StoreError>;
+    fn open_andon_calls(&self, raised_by: Timestamp) -> Result<Vec<OpenCall>, StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;

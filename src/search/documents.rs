@@ -80,6 +80,13 @@ pub(super) fn document_of(
             let title: String = note.chars().take(80).collect();
             add_words(&mut document, f, &title, &note);
         }
+        ObjectKind::Andon => {
+            let message = text("message");
+            let title: String = message.chars().take(80).collect();
+            add_words(&mut document, f, &title, &message);
+            document.add_text(f.status, text("status"));
+            document.add_text(f.kind_type, text("kind"));
+        }
         ObjectKind::User
         | ObjectKind::Notification
         | ObjectKind::Shift

@@ -30,7 +30,9 @@ pub const INDEX_DIR: &str = "search";
 const WRITER_MEMORY: usize = 50 * 1024 * 1024;
 
 /// Kinds of searchable object.
-pub const KINDS: [&str; 6] = ["activity", "project", "update", "chat", "asset", "downtime"];
+pub const KINDS: [&str; 7] = [
+    "activity", "project", "update", "chat", "asset", "downtime", "andon",
+];
 
 /// Where the index stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

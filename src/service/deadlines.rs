@@ -16,7 +16,9 @@ const EVERY: Duration = Duration::from_secs(5);
 /// Runs every sweep once at `now`; failures are logged and the next pass tries again.
 pub async fn sweep_once(services: &Services, now: Timestamp) {
     // Each area adds its sweep here: `services.AREA.SWEEP(now).await`, logging its error.
-    let _ = (services, now);
+    if let Err(e) = services.andon.sweep(now).await {
+        tracing::error!(error = %e, "andon escalation sweep failed");
+    }
 }
 
 /// Sweeps now, every `EVERY` and whenever `clock` is advanced, until `stopping` turns true.

@@ -2,6 +2,7 @@
 //! adapter (REST now; realtime, GraphQL, UI and CLI later) calls these and nothing below them.
 
 pub mod activities;
+pub mod andon;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -59,6 +60,8 @@ pub struct Services {
     pub chat: chat::ChatService,
     /// Assets, shifts, downtime, production and OEE.
     pub shopfloor: shopfloor::ShopfloorService,
+    /// Andon calls and their escalation.
+    pub andon: andon::AndonService,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Backups of the data directory.
@@ -113,7 +116,14 @@ impl Services {
                 search.clone(),
             ),
             updates: updates::UpdateService::new(store.clone(), notifier.clone(), audit.clone()),
-            chat: chat::ChatService::new(store.clone(), notifier, audit.clone()),
+            chat: chat::ChatService::new(store.clone(), notifier.clone(), audit.clone()),
+            andon: andon::AndonService::new(
+                store.clone(),
+                audit.clone(),
+                notifier,
+                config.clock.clone(),
+                &config.andon.escalate_after_secs,
+            ),
             backup: backup::BackupService::new(
                 store.clone(),
                 config.server.data_dir.clone(),

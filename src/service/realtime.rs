@@ -24,7 +24,7 @@ use crate::store::Store;
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
 /// The fixed topics; the others are `project:{id}`.
-const TOPICS: [&str; 9] = [
+const TOPICS: [&str; 10] = [
     "activities",
     "projects",
     "updates",
@@ -34,6 +34,7 @@ const TOPICS: [&str; 9] = [
     "shifts",
     "downtime",
     "production",
+    "andon",
 ];
 /// The most entries a replay sends; a client further behind gets a reset.
 const MAX_REPLAY: u64 = 10_000;
@@ -88,6 +89,9 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Production, ChangeOp::Created) => "production.created",
         (K::Production, ChangeOp::Deleted) => "production.deleted",
         (K::Production, _) => "production.updated",
+        (K::Andon, ChangeOp::Created) => "andon.created",
+        (K::Andon, ChangeOp::Deleted) => "andon.deleted",
+        (K::Andon, _) => "andon.updated",
         (K::User, _) => return None,
     })
 }
@@ -104,6 +108,7 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
         ObjectKind::Shift => "shifts",
         ObjectKind::DowntimeReason | ObjectKind::Downtime => "downtime",
         ObjectKind::Production => "production",
+        ObjectKind::Andon => "andon",
         ObjectKind::User => return None,
     })
 }

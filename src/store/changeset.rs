@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use crate::domain::activity::Activity;
+use crate::domain::andon::AndonCall;
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
@@ -51,6 +52,8 @@ pub enum IdKind {
     Downtime,
     /// Production counts.
     Production,
+    /// Andon calls.
+    Andon,
 }
 
 impl IdKind {
@@ -68,6 +71,7 @@ impl IdKind {
             IdKind::Reason => "downtime_reason",
             IdKind::Downtime => "downtime",
             IdKind::Production => "production",
+            IdKind::Andon => "andon",
         }
     }
 }
@@ -129,6 +133,8 @@ pub enum Write {
     PutProduction(ProductionCount, Expect),
     /// Delete a production count.
     DeleteProduction(ProductionId),
+    /// Create or replace an andon call: its asset exists (`asset_id` otherwise).
+    PutAndon(AndonCall, Expect),
 }
 
 /// Writes that commit together or not at all.

@@ -2,6 +2,7 @@
 //! backend lives in `store/redb/`, and another (PostgreSQL) would live beside it.
 
 pub mod activities;
+pub mod andon;
 pub mod audit;
 pub mod changes;
 pub mod changeset;
@@ -14,6 +15,7 @@ pub mod updates;
 pub mod users;
 
 pub use activities::{ActivityFilter, ActivityOrder, ActivityStore};
+pub use andon::{AndonFilter, AndonStore, OpenCall};
 pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
@@ -134,6 +136,7 @@ pub trait Store:
     + UpdateStore
     + ChatStore
     + ShopfloorStore
+    + AndonStore
     + AuditStore
     + ChangeLog
     + SearchSource
@@ -150,6 +153,7 @@ impl<T> Store for T where
         + UpdateStore
         + ChatStore
         + ShopfloorStore
+        + AndonStore
         + AuditStore
         + ChangeLog
         + SearchSource

@@ -38,7 +38,7 @@ pub trait SnapshotStore: Send + Sync {
 }
 
 /// The object kinds an export holds, in the order it writes them.
-pub const EXPORTED: [&str; 12] = [
+pub const EXPORTED: [&str; 13] = [
     "users",
     "projects",
     "activities",
@@ -51,6 +51,7 @@ pub const EXPORTED: [&str; 12] = [
     "downtime_reasons",
     "downtime",
     "production",
+    "andon",
 ];
 
 /// Checks a database file that no store has open, as a restore must before trusting it: the

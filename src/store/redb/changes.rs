@@ -123,7 +123,9 @@ impl SearchSource for RedbStore {
     async fn searchable_count(&self) -> Result<usize, StoreError> {
         let txn = self.read()?;
         let mut total = 0u64;
-        for table in [ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME] {
+        for table in [
+            ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME, ANDON,
+        ] {
             total += txn
                 .open_table(table)
                 .map_err(storage_err)?
@@ -147,6 +149,9 @@ impl SearchSource for RedbStore {
             ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
             ObjectKind::Asset => as_created::<Asset>(&txn, ASSETS, after, limit),
             ObjectKind::Downtime => as_created::<DowntimeEvent>(&txn, DOWNTIME, after, limit),
+            ObjectKind::Andon => {
+                as_created::<crate::domain::andon::AndonCall>(&txn, ANDON, after, limit)
+            }
             ObjectKind::User
             | ObjectKind::Notification
             | ObjectKind::Shift

@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
-use super::{Batch, RedbStore, activities, audit, chat, projects, shopfloor, storage_err, updates};
+use super::{
+    Batch, RedbStore, activities, andon, audit, chat, projects, shopfloor, storage_err, updates,
+};
 use crate::domain::change::ChangeEntry;
 use crate::domain::update::Notification;
 use crate::store::{Changeset, ChangesetStore, Expect, IdKind, StoreError, Write};
 
-const KINDS: [IdKind; 11] = [
+const KINDS: [IdKind; 12] = [
     IdKind::Activity,
     IdKind::Project,
     IdKind::Update,
@@ -24,6 +26,7 @@ const KINDS: [IdKind; 11] = [
     IdKind::Reason,
     IdKind::Downtime,
     IdKind::Production,
+    IdKind::Andon,
 ];
 
 fn slot(kind: IdKind) -> usize {
@@ -36,14 +39,14 @@ fn meta_key(kind: IdKind) -> String {
 
 /// The highest id handed out per kind. Ids are taken from memory and the highest committed
 /// one is persisted with each write, so an id is never handed out twice, even after a crash.
-pub struct IdCounters([AtomicU64; 11]);
+pub struct IdCounters([AtomicU64; KINDS.len()]);
 
 impl IdCounters {
     /// Loads the persisted highs.
     pub fn load(db: &redb::Database) -> Result<IdCounters, StoreError> {
         let txn = db.begin_read().map_err(storage_err)?;
         let meta = txn.open_table(META).map_err(storage_err)?;
-        let mut highs = [0u64; 11];
+        let mut highs = [0u64; KINDS.len()];
         for (i, kind) in KINDS.iter().enumerate() {
             highs[i] = meta
                 .get(meta_key(*kind).as_str())
@@ -151,6 +154,7 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
         | Write::DeleteDowntime(_)
         | Write::PutProduction(..)
         | Write::DeleteProduction(_) => shopfloor::check(txn, write),
+        Write::PutAndon(c, expect) => andon::check(txn, c, *expect),
         Write::AddNotification(_)
         | Write::ReadAllNotifications(_)
         | Write::AddMessage(_)
@@ -212,6 +216,7 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
         | Write::DeleteDowntime(_)
         | Write::PutProduction(..)
         | Write::DeleteProduction(_) => shopfloor::perform(batch, write),
+        Write::PutAndon(c, expect) => andon::put(batch, c, *expect),
     }
 }
 
