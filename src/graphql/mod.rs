@@ -4,6 +4,7 @@
 //! (`loaders`), one store read per relation and batch; `limits` bounds what one request may ask
 //! for; `ws` carries subscriptions (fed by `RealtimeService`) over `graphql-transport-ws`.
 
+mod andon;
 pub(crate) mod error;
 mod http;
 mod limits;
@@ -37,17 +38,29 @@ pub type NexusSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Every query: the REST reads, and the shop floor's.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, shopfloor::ShopfloorQuery);
+pub struct QueryRoot(
+    query::Query,
+    shopfloor::ShopfloorQuery,
+    andon::AndonQueryRoot,
+);
 
 /// Every mutation: one per REST write, the shop floor's included.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(mutation::Mutation, shopfloor::ShopfloorMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    shopfloor::ShopfloorMutation,
+    andon::AndonMutation,
+);
 
 /// Every subscription.
 #[derive(async_graphql::MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(subscription::Subscription, shopfloor::ShopfloorSubscription);
+pub struct SubscriptionRoot(
+    subscription::Subscription,
+    shopfloor::ShopfloorSubscription,
+    andon::AndonSubscription,
+);
 
 /// Persisted queries kept (by hash) for clients that send the hash alone.
 const PERSISTED_QUERIES: usize = 1000;

@@ -592,3 +592,117 @@ async fn andon_escalates_exactly_once_after_a_restart_past_the_deadline() {
     let audit = json_of(app.get("/api/audit/?action=andon.escalate", &admin).await).await;
     assert_eq!(audit["count"], 1, "{audit}");
 }
+
+async fn gql(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let r = app
+        .post(
+            "/graphql",
+            Some(token),
+            &json!({"query": query, "variables": variables}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    json_of(r).await
+}
+
+#[tokio::test]
+async fn andon_graphql_raises_lists_answers_and_streams_changes() {
+    let f = floor().await;
+    let mut socket = crate::graphql::GqlWs::open(&f.app, &f.user).await;
+    socket
+        .subscribe(
+            "a",
+            "subscription { andonChanged { event id andonCall { id status level kind } } }",
+            json!({}),
+        )
+        .await;
+    let body = gql(
+        &f.app,
+        &f.user,
+        "mutation($a: Int!) { raiseAndon(input: {assetId: $a, kind: SAFETY, message: \"sparks from the panel\"}) { id status level kind raisedBy acknowledgedAt } }",
+        json!({"a": f.machine}),
+    )
+    .await;
+    let raised = &body["data"]["raiseAndon"];
+    assert_eq!(raised["status"], "OPEN", "{body}");
+    assert_eq!(raised["level"], 1);
+    assert_eq!(raised["kind"], "SAFETY");
+    assert!(raised["acknowledgedAt"].is_null());
+    let id = raised["id"].as_u64().unwrap_or_else(|| panic!("{body}"));
+    let data = socket.next_data("a").await;
+    assert_eq!(data["andonChanged"]["event"], "andon.created");
+    assert_eq!(data["andonChanged"]["andonCall"]["id"], id);
+
+    let body = gql(
+        &f.app,
+        &f.user,
+        "mutation($i: Int!) { acknowledgeAndon(id: $i) { status } }",
+        json!({"i": id}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "forbidden",
+        "{body}"
+    );
+    let body = gql(
+        &f.app,
+        &f.user,
+        "mutation($a: Int!) { raiseAndon(input: {assetId: $a, kind: HELP, message: \" \"}) { id } }",
+        json!({"a": f.machine}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "validation_error",
+        "{body}"
+    );
+
+    let body = gql(
+        &f.app,
+        &f.staff,
+        "mutation($i: Int!) { acknowledgeAndon(id: $i) { status acknowledgedBy } }",
+        json!({"i": id}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["acknowledgeAndon"]["status"], "ACKNOWLEDGED",
+        "{body}"
+    );
+    let data = socket.next_data("a").await;
+    assert_eq!(data["andonChanged"]["event"], "andon.updated");
+    assert_eq!(data["andonChanged"]["andonCall"]["status"], "ACKNOWLEDGED");
+
+    let body = gql(
+        &f.app,
+        &f.user,
+        "query($l: Int!, $i: Int!) { open: andonCalls(open: true, assetId: $l) { count results { id } } resolved: andonCalls(status: RESOLVED) { count } one: andonCall(id: $i) { message } }",
+        json!({"l": f.line, "i": id}),
+    )
+    .await;
+    assert_eq!(body["data"]["open"]["count"], 1, "{body}");
+    assert_eq!(body["data"]["open"]["results"][0]["id"], id);
+    assert_eq!(body["data"]["resolved"]["count"], 0);
+    assert_eq!(body["data"]["one"]["message"], "sparks from the panel");
+
+    let body = gql(
+        &f.app,
+        &f.admin,
+        "mutation($i: Int!) { resolveAndon(id: $i, resolution: \"panel isolated\") { status resolution } }",
+        json!({"i": id}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["resolveAndon"]["resolution"], "panel isolated",
+        "{body}"
+    );
+    let body = gql(
+        &f.app,
+        &f.admin,
+        "mutation($i: Int!) { resolveAndon(id: $i) { status } }",
+        json!({"i": id}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "conflict",
+        "{body}"
+    );
+}
