@@ -18,6 +18,7 @@ mod server;
 
 mod a11y;
 mod activities;
+mod andon;
 mod auth;
 mod board;
 mod chat;
@@ -82,6 +83,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     a11y::every_page_has_no_serious_axe_violations_light_and_dark,
     layout::pages_fit_phone_and_desktop_widths,
     shopfloor::operator_reports_a_stop_in_one_tap_and_the_tree_follows_live,
+    andon::operator_calls_for_help_and_the_wall_shows_it_live,
 ];
 
 /// How long one scenario may take before it counts as failed.
