@@ -46,6 +46,12 @@
   relative();
   setInterval(relative, 60000);
 
+  // A wall display's clock (the andon board), in the screen's local time.
+  const clock = document.querySelector('[data-clock]');
+  const tick = () => { if (clock) clock.textContent = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }); };
+  tick();
+  if (clock) setInterval(tick, 10000);
+
   // Chat: scrolling to the top of a conversation loads the older messages in place (the
   // "Older messages" link does the same without script).
   let loadingOlder = false;
@@ -96,8 +102,8 @@
   };
   const versions = (root) => {
     const seen = new Map();
-    root.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id]').forEach((el) => {
-      const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId;
+    root.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id], [data-andon-id]').forEach((el) => {
+      const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId || el.dataset.andonId;
       seen.set(key, el.dataset.version || '');
     });
     return seen;
@@ -144,7 +150,8 @@
         const fresh = doc.getElementById(id);
         if (!old || !fresh || old.outerHTML === fresh.outerHTML) continue;
         // Nothing changes under the user's hands: a region being typed in waits.
-        if (old.contains(document.activeElement) && document.activeElement.matches('input, textarea, select')) {
+        // (An open "Call for help" being used counts too.)
+        if (old.contains(document.activeElement) && (document.activeElement.matches('input, textarea, select') || document.activeElement.closest('details[open]'))) {
           pending.add(id);
           continue;
         }
@@ -154,8 +161,8 @@
           continue;
         }
         old.replaceWith(fresh);
-        fresh.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id]').forEach((el) => {
-          const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId;
+        fresh.querySelectorAll('[data-activity-id], [data-message-id], [data-update-id], [data-notification-id], [data-handover-id], [data-andon-id]').forEach((el) => {
+          const key = el.dataset.activityId || el.dataset.messageId || el.dataset.updateId || el.dataset.notificationId || el.dataset.handoverId || el.dataset.andonId;
           if (!before.has(key) || before.get(key) !== (el.dataset.version || '')) el.classList.add('flash-new');
         });
         wireBoard();

@@ -38,11 +38,13 @@ pub enum ObjectKind {
     UpdateAck,
     /// A shift handover.
     Handover,
+    /// An andon call.
+    Andon,
 }
 
 impl ObjectKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ObjectKind; 14] = [
+    pub const ALL: [ObjectKind; 15] = [
         ObjectKind::User,
         ObjectKind::Activity,
         ObjectKind::Project,
@@ -57,9 +59,10 @@ impl ObjectKind {
         ObjectKind::MachineKey,
         ObjectKind::UpdateAck,
         ObjectKind::Handover,
+        ObjectKind::Andon,
     ];
     /// The kinds the search index holds, in the order a rebuild reads them.
-    pub const SEARCHABLE: [ObjectKind; 7] = [
+    pub const SEARCHABLE: [ObjectKind; 8] = [
         ObjectKind::Activity,
         ObjectKind::Project,
         ObjectKind::Update,
@@ -67,6 +70,7 @@ impl ObjectKind {
         ObjectKind::Asset,
         ObjectKind::Downtime,
         ObjectKind::Handover,
+        ObjectKind::Andon,
     ];
 
     /// The stored (and logged) name.
@@ -86,6 +90,7 @@ impl ObjectKind {
             ObjectKind::MachineKey => "machine_key",
             ObjectKind::UpdateAck => "update_ack",
             ObjectKind::Handover => "handover",
+            ObjectKind::Andon => "andon",
         }
     }
 
@@ -100,6 +105,7 @@ impl ObjectKind {
             ObjectKind::Asset => Some("asset"),
             ObjectKind::Downtime => Some("downtime"),
             ObjectKind::Handover => Some("handover"),
+            ObjectKind::Andon => Some("andon"),
             ObjectKind::User
             | ObjectKind::Notification
             | ObjectKind::Shift

@@ -78,3 +78,7 @@ typed_id!(
     /// A shift handover's id.
     HandoverId
 );
+typed_id!(
+    /// An andon call's id.
+    AndonId
+);

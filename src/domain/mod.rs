@@ -1,6 +1,7 @@
 //! Entities, typed ids, inputs and their validation: what Nexus is about, free of I/O.
 
 pub mod activity;
+pub mod andon;
 pub mod audit;
 pub mod change;
 pub mod chat;
@@ -19,6 +20,6 @@ pub mod visibility;
 pub use error::{DomainError, FieldErrors};
 pub use ids::HandoverId;
 pub use ids::{
-    ActivityId, AssetId, AuditId, DowntimeId, KeyId, MessageId, NotificationId, ProductionId,
-    ProjectId, ReasonId, SessionId, ShiftId, UpdateId, UserId,
+    ActivityId, AndonId, AssetId, AuditId, DowntimeId, KeyId, MessageId, NotificationId,
+    ProductionId, ProjectId, ReasonId, SessionId, ShiftId, UpdateId, UserId,
 };

@@ -111,6 +111,8 @@ wire_enum!(
         /// A submitted shift handover was not acknowledged within `handover.ack_timeout_secs`
         /// (to every active staff user).
         HandoverOverdue = "handover_overdue", "Handover not acknowledged";
+        /// An andon call reached your level (staff at level 1, admins at level 2).
+        AndonEscalated = "andon_escalated", "Andon call";
     }
 );
 

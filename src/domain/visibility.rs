@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::activity::Activity;
+use super::andon::AndonCall;
 use super::change::{ObjectKind, VisibilityKeys};
 use super::chat::Message;
 use super::handover::Handover;
@@ -193,6 +194,19 @@ impl Visible for Handover {
     }
 }
 
+impl Visible for AndonCall {
+    const KIND: ObjectKind = ObjectKind::Andon;
+    fn object_id(&self) -> u64 {
+        self.id.0
+    }
+    fn visibility_keys(&self) -> VisibilityKeys {
+        VisibilityKeys {
+            creator: Some(self.raised_by.0),
+            ..VisibilityKeys::default()
+        }
+    }
+}
+
 /// A caller as the visibility rules see them: who they are, whether their role sees every
 /// project (admin and staff), and the projects they manage or are on the team of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +274,8 @@ impl Viewer {
             | ObjectKind::DowntimeReason
             | ObjectKind::Downtime
             | ObjectKind::Production
-            | ObjectKind::Handover => true,
+            | ObjectKind::Handover
+            | ObjectKind::Andon => true,
             ObjectKind::Notification => keys.parties.contains(&me),
             // Who acknowledged what is for the update's author, admin and staff (API.md
             // §Acknowledged updates), and for the one who acknowledged.
@@ -331,7 +346,8 @@ pub fn search_tags(kind: ObjectKind, keys: &VisibilityKeys) -> Vec<String> {
         | ObjectKind::DowntimeReason
         | ObjectKind::Downtime
         | ObjectKind::Production
-        | ObjectKind::Handover => tags.push(ALL.to_string()),
+        | ObjectKind::Handover
+        | ObjectKind::Andon => tags.push(ALL.to_string()),
         ObjectKind::Notification => tags.extend(keys.parties.iter().copied().map(user)),
         ObjectKind::UpdateAck => {
             tags.push(STAFF.to_string());
@@ -420,6 +436,11 @@ pub fn can_delete_handover(user: &User, handover: &Handover) -> bool {
 /// Whether `user` may acknowledge `handover`: anyone but its writer.
 pub fn can_acknowledge_handover(user: &User, handover: &Handover) -> bool {
     handover.written_by != user.id
+}
+
+/// Whether `user` may acknowledge and resolve andon calls: admin and staff (anyone raises one).
+pub fn can_answer_andon(user: &User) -> bool {
+    is_staff(user)
 }
 
 /// Whether `user` may delete `message` (they can already see it).

@@ -4,6 +4,7 @@
 //! (`loaders`), one store read per relation and batch; `limits` bounds what one request may ask
 //! for; `ws` carries subscriptions (fed by `RealtimeService`) over `graphql-transport-ws`.
 
+mod andon;
 pub(crate) mod error;
 mod handovers;
 mod http;
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     query::Query,
     shopfloor::ShopfloorQuery,
     handovers::HandoverQuery,
+    andon::AndonQueryRoot,
 );
 
 /// Every mutation: one per REST write, the shop floor's included.
@@ -52,6 +54,7 @@ pub struct MutationRoot(
     mutation::Mutation,
     shopfloor::ShopfloorMutation,
     handovers::HandoverMutation,
+    andon::AndonMutation,
 );
 
 /// Every subscription.
@@ -61,6 +64,7 @@ pub struct SubscriptionRoot(
     subscription::Subscription,
     shopfloor::ShopfloorSubscription,
     handovers::HandoverSubscription,
+    andon::AndonSubscription,
 );
 
 /// Persisted queries kept (by hash) for clients that send the hash alone.

@@ -134,6 +134,11 @@ forward!(HandoverStore {
     fn handover_page(&self, filter: &HandoverFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::handover::Handover>), StoreError>;
     fn handovers_due(&self, submitted_by: Timestamp, limit: usize) -> Result<Vec<crate::domain::handover::Handover>, StoreError>;
 });
+forward!(AndonStore {
+    fn andon(&self, id: crate::domain::AndonId) -> Result<Option<crate::domain::andon::AndonCall>, StoreError>;
+    fn andon_page(&self, filter: &AndonFilter, offset: usize, limit: usize) -> Result<(usize, Vec<crate::domain::andon::AndonCall>), StoreError>;
+    fn open_andon_calls(&self, raised_by: Timestamp) -> Result<Vec<OpenCall>, StoreError>;
+});
 forward!(AuditStore {
     fn audit_page(&self, filter: &AuditFilter, offset: usize, limit: usize) -> Result<(usize, Vec<AuditEntry>), StoreError>;
     fn prune_audit(&self, before: Timestamp, max: usize) -> Result<usize, StoreError>;

@@ -73,6 +73,7 @@ mirror_enum!(
     /// Why a notification was sent.
     NotificationKind = "crate::domain::update::NotificationKind" {
         ActivityAssigned, ActivityStatus, TeamAdded, ChatMessage, UpdatePosted, AckReminder,
+        AndonEscalated,
         HandoverOverdue,
     }
 );

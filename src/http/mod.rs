@@ -106,6 +106,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .nest("/downtime", rest::shopfloor::downtime_router())
         .nest("/production", rest::shopfloor::production_router())
         .nest("/oee", rest::shopfloor::oee_router())
+        .nest("/andon", rest::andon::router())
         .nest("/keys", rest::keys::router())
         .nest("/handovers", rest::handovers::router())
         .route("/openapi.json", axum::routing::get(openapi::document))

@@ -100,6 +100,7 @@ impl Modify for BearerAuth {
 /// bodies stay open: unknown fields in them are ignored (API.md §General).
 const RESPONSE_SCHEMAS: &[&str] = &[
     "Activity",
+    "AndonCall",
     "Asset",
     "AuditEntry",
     "CurrentShift",
@@ -392,6 +393,8 @@ impl Modify for ExactlyOneOf {
         rest::shopfloor::downtime_remove, rest::shopfloor::downtime_end,
         rest::shopfloor::downtime_pareto, rest::shopfloor::downtime_export,
         rest::shopfloor::production_list, rest::shopfloor::production_create,
+        rest::andon::list, rest::andon::raise, rest::andon::read, rest::andon::acknowledge,
+        rest::andon::resolve,
         rest::shopfloor::production_read, rest::shopfloor::production_update,
         rest::shopfloor::production_remove,
         rest::shopfloor::oee, rest::shopfloor::oee_export,

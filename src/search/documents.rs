@@ -91,6 +91,13 @@ pub(super) fn document_of(
             add_words(&mut document, f, &title, &body);
             document.add_text(f.status, text("status"));
         }
+        ObjectKind::Andon => {
+            let message = text("message");
+            let title: String = message.chars().take(80).collect();
+            add_words(&mut document, f, &title, &message);
+            document.add_text(f.status, text("status"));
+            document.add_text(f.kind_type, text("kind"));
+        }
         ObjectKind::User
         | ObjectKind::Notification
         | ObjectKind::Shift

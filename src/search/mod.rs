@@ -30,8 +30,8 @@ pub const INDEX_DIR: &str = "search";
 const WRITER_MEMORY: usize = 50 * 1024 * 1024;
 
 /// Kinds of searchable object.
-pub const KINDS: [&str; 7] = [
-    "activity", "project", "update", "chat", "asset", "downtime", "handover",
+pub const KINDS: [&str; 8] = [
+    "activity", "project", "update", "chat", "asset", "downtime", "handover", "andon",
 ];
 
 /// Where the index stands.

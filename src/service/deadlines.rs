@@ -23,6 +23,9 @@ pub async fn sweep_once(services: &Services, now: Timestamp) {
     if let Err(e) = services.handovers.sweep(now).await {
         tracing::warn!(error = %e, "handover acknowledgement sweep failed");
     }
+    if let Err(e) = services.andon.sweep(now).await {
+        tracing::error!(error = %e, "andon escalation sweep failed");
+    }
 }
 
 /// Sweeps now, every `EVERY` and whenever `clock` is advanced, until `stopping` turns true.

@@ -2,6 +2,7 @@
 //! adapter (REST now; realtime, GraphQL, UI and CLI later) calls these and nothing below them.
 
 pub mod activities;
+pub mod andon;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -59,6 +60,8 @@ pub struct Services {
     pub projects: projects::ProjectService,
     /// Updates and notifications.
     pub updates: updates::UpdateService,
+    /// Andon calls and their escalation.
+    pub andon: andon::AndonService,
     /// Chat.
     pub chat: chat::ChatService,
     /// Assets, shifts, downtime, production and OEE.
@@ -128,6 +131,13 @@ impl Services {
                 config.updates.ack_reminder_secs,
             ),
             chat: chat::ChatService::new(store.clone(), notifier.clone(), audit.clone()),
+            andon: andon::AndonService::new(
+                store.clone(),
+                audit.clone(),
+                notifier.clone(),
+                config.clock.clone(),
+                &config.andon.escalate_after_secs,
+            ),
             handovers: handovers::HandoverService::new(
                 store.clone(),
                 audit.clone(),

@@ -25,7 +25,7 @@ use crate::store::Store;
 /// Topics a connection gets when it asks for none.
 pub const DEFAULT_TOPICS: [&str; 2] = ["notifications", "chat"];
 /// The fixed topics; the others are `project:{id}`.
-const TOPICS: [&str; 10] = [
+const TOPICS: [&str; 11] = [
     "activities",
     "projects",
     "updates",
@@ -36,6 +36,7 @@ const TOPICS: [&str; 10] = [
     "downtime",
     "production",
     "handovers",
+    "andon",
 ];
 /// The most entries a replay sends; a client further behind gets a reset.
 const MAX_REPLAY: u64 = 10_000;
@@ -95,6 +96,9 @@ pub fn event_name(entry: &ChangeEntry) -> Option<&'static str> {
         (K::Handover, ChangeOp::Created) => "handover.created",
         (K::Handover, ChangeOp::Deleted) => "handover.deleted",
         (K::Handover, _) => "handover.updated",
+        (K::Andon, ChangeOp::Created) => "andon.created",
+        (K::Andon, ChangeOp::Deleted) => "andon.deleted",
+        (K::Andon, _) => "andon.updated",
     })
 }
 
@@ -112,6 +116,7 @@ fn general_topic(kind: ObjectKind) -> Option<&'static str> {
         ObjectKind::Production => "production",
         ObjectKind::User | ObjectKind::MachineKey => return None,
         ObjectKind::Handover => "handovers",
+        ObjectKind::Andon => "andon",
     })
 }
 

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::domain::HandoverId;
 use crate::domain::activity::Activity;
+use crate::domain::andon::AndonCall;
 use crate::domain::audit::AuditEntry;
 use crate::domain::change::ChangeEntry;
 use crate::domain::chat::{Conversation, Message};
@@ -52,6 +53,8 @@ pub enum IdKind {
     Reason,
     /// Downtime events.
     Downtime,
+    /// Andon calls.
+    Andon,
     /// Production counts.
     Production,
     /// Machine keys.
@@ -69,6 +72,7 @@ impl IdKind {
             IdKind::Update => "update",
             IdKind::Notification => "notification",
             IdKind::Message => "message",
+            IdKind::Andon => "andon",
             IdKind::Audit => "audit",
             IdKind::Asset => "asset",
             IdKind::Shift => "shift",
@@ -150,6 +154,8 @@ pub enum Write {
     /// Create or replace a shift handover: its asset and shift exist (checked in the
     /// transaction).
     PutHandover(Handover, Expect),
+    /// Create or replace an andon call: its asset exists (`asset_id` otherwise).
+    PutAndon(AndonCall, Expect),
     /// Delete a shift handover.
     DeleteHandover(HandoverId),
 }

@@ -2,6 +2,7 @@
 //! backend lives in `store/redb/`, and another (PostgreSQL) would live beside it.
 
 pub mod activities;
+pub mod andon;
 pub mod audit;
 pub mod changes;
 pub mod changeset;
@@ -16,6 +17,7 @@ pub mod updates;
 pub mod users;
 
 pub use activities::{ActivityFilter, ActivityOrder, ActivityStore};
+pub use andon::{AndonFilter, AndonStore, OpenCall};
 pub use audit::{AuditFilter, AuditStore};
 pub use changes::{ChangeLog, SearchSource};
 pub use changeset::{Changeset, ChangesetStore, Expect, IdKind, Write};
@@ -136,6 +138,7 @@ pub trait Store:
     + ActivityStore
     + ProjectStore
     + UpdateStore
+    + AndonStore
     + ChatStore
     + ShopfloorStore
     + MachineKeyStore
@@ -152,6 +155,7 @@ impl<T> Store for T where
         + SessionStore
         + ChangesetStore
         + ActivityStore
+        + AndonStore
         + ProjectStore
         + UpdateStore
         + ChatStore

@@ -38,7 +38,7 @@ pub trait SnapshotStore: Send + Sync {
 }
 
 /// The object kinds an export holds, in the order it writes them.
-pub const EXPORTED: [&str; 13] = [
+pub const EXPORTED: [&str; 14] = [
     "users",
     "projects",
     "activities",
@@ -52,6 +52,7 @@ pub const EXPORTED: [&str; 13] = [
     "downtime",
     "production",
     "handovers",
+    "andon",
 ];
 
 /// Checks a database file that no store has open, as a restore must before trusting it: the

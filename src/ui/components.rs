@@ -66,6 +66,11 @@ const NAV: &[NavItem] = &[
         label: "Handovers",
         icon: icons::HANDOVER,
     },
+    NavItem {
+        href: "/andon",
+        label: "Andon",
+        icon: icons::ALERT,
+    },
 ];
 
 const ADMIN_NAV: &[NavItem] = &[
@@ -95,7 +100,8 @@ fn is_current(path: &str, href: &str) -> bool {
     path == href || path.starts_with(&format!("{href}/"))
 }
 
-fn head(plant: &Plant, title: &str) -> Markup {
+/// The `<head>` of every page: title, the stylesheet, the icon and the script.
+pub(crate) fn head(plant: &Plant, title: &str) -> Markup {
     html! {
         head {
             meta charset="utf-8";
@@ -466,6 +472,8 @@ pub mod icons {
     pub const FACTORY: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M3 21V10l5 3V10l5 3V4h4v17zM3 21h18" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>"#;
     /// A stop sign.
     pub const STOP: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M8 3h8l5 5v8l-5 5H8l-5-5V8zM9 12h6" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
+    /// A warning triangle (andon).
+    pub const ALERT: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3l10 18H2zM12 10v5M12 18v.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>"#;
     /// A bar chart.
     pub const CHART: &str = r#"<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 20h16M7 16v-5M12 16V7M17 16v-8" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>"#;
     /// Two arrows passing each other: a shift handover.

@@ -108,6 +108,9 @@ pub fn router(state: AppState) -> Router {
         .route("/handovers/{id}/delete", post(pages::handovers::delete))
         .route("/oee", get(pages::shopfloor::oee))
         .route("/oee/export.csv", get(pages::shopfloor::oee_export))
+        .route("/andon", get(pages::andon::wall).post(pages::andon::raise))
+        .route("/andon/{id}/acknowledge", post(pages::andon::acknowledge))
+        .route("/andon/{id}/resolve", post(pages::andon::resolve))
         .route(
             "/admin/users",
             get(pages::admin::users).post(pages::admin::create_user),

@@ -897,6 +897,11 @@ async fn a_backup_holds_the_shop_floor_and_export_lists_it() {
         json!({"asset_id": line["id"], "started_at": "2026-03-02T08:00:00Z", "ended_at": "2026-03-02T09:00:00Z", "total_count": 100, "good_count": 97}),
     )
     .await;
+    post(
+        "/api/andon/",
+        json!({"asset_id": line["id"], "kind": "material", "message": "out of labels"}),
+    )
+    .await;
     let archives = tempfile::tempdir().unwrap();
     let archive = archives.path().join("floor.tar.gz");
     nexus(
@@ -923,6 +928,8 @@ async fn a_backup_holds_the_shop_floor_and_export_lists_it() {
         "/api/downtime/",
         "/api/production/",
         "/api/downtime/reasons/",
+        "/api/andon/",
+        "/api/andon/?open=true&status=open",
     ] {
         let original = json_of(app.get(path, &admin).await).await;
         let restored = json_of(copy.get(path, &token).await).await;
@@ -948,7 +955,13 @@ async fn a_backup_holds_the_shop_floor_and_export_lists_it() {
     .await
     .ok();
     let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    for kind in ["assets", "downtime_reasons", "downtime", "production"] {
+    for kind in [
+        "assets",
+        "downtime_reasons",
+        "downtime",
+        "production",
+        "andon",
+    ] {
         assert_eq!(doc[kind].as_array().map(Vec::len), Some(1), "{kind}: {doc}");
     }
 }

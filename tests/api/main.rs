@@ -5,6 +5,7 @@ mod common;
 mod process;
 
 mod activities;
+mod andon;
 mod audit;
 mod auth;
 mod chat;

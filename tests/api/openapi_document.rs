@@ -88,8 +88,8 @@ async fn openapi_pages_reference_their_object_schema() {
         );
     }
     // Activity, AuditEntry, Message, NotificationView, Project, Update, UserView; Asset, Shift,
-    // DowntimeReason, DowntimeEvent, ProductionCount; KeyView, Handover.
-    assert_eq!(pages, 14);
+    // DowntimeReason, DowntimeEvent, ProductionCount; KeyView, Handover, AndonCall.
+    assert_eq!(pages, 15);
 }
 
 /// A generated client names its functions after operation ids and its modules after tags, so
@@ -341,6 +341,16 @@ async fn openapi_operation_ids_and_tags_stay_as_they_are() {
         ),
         ("get", "/api/oee/", "oee", "oee"),
         ("get", "/api/oee/export.csv", "oee_export", "oee"),
+        ("get", "/api/andon/", "andon_list", "andon"),
+        ("post", "/api/andon/", "andon_raise", "andon"),
+        ("get", "/api/andon/{id}/", "andon_read", "andon"),
+        (
+            "post",
+            "/api/andon/{id}/acknowledge/",
+            "andon_acknowledge",
+            "andon",
+        ),
+        ("post", "/api/andon/{id}/resolve/", "andon_resolve", "andon"),
         ("get", "/api/keys/", "keys_list", "keys"),
         ("post", "/api/keys/", "keys_create", "keys"),
         ("get", "/api/keys/{id}/", "keys_read", "keys"),

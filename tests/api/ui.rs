@@ -1435,3 +1435,78 @@ async fn handovers_are_written_submitted_and_acknowledged_through_the_forms() {
     let (status, _) = w.page(&draft).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn andon_is_raised_from_the_asset_tree_and_answered_from_the_wall_by_staff_only() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let press = created(
+        &app,
+        "/api/assets/",
+        &admin,
+        json!({"code": "PRESS-1", "name": "Press", "kind": "machine"}),
+    )
+    .await;
+    let press = press["id"].as_u64().unwrap().to_string();
+    app.create_user("olga", "user").await;
+    app.create_user("sam", "staff").await;
+    let mut operator = Browser::signed_in(&app, "olga", USER_PASSWORD).await;
+    let (status, page) = operator.page("/assets").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Call for help"), "{page}");
+
+    // One tap on a kind, no message: the call says what and where.
+    let r = operator
+        .submit(
+            "/andon",
+            &[
+                ("asset_id", &press),
+                ("kind", "maintenance"),
+                ("message", " "),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/assets");
+    let calls = crate::common::json_of(app.get("/api/andon/", &admin).await).await;
+    let call = &calls["results"][0];
+    assert_eq!(call["message"], "Maintenance needed at PRESS-1", "{calls}");
+    let id = call["id"].as_u64().unwrap();
+    let acknowledge = format!("/andon/{id}/acknowledge");
+
+    let (status, wall) = operator.page("/andon").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(wall.contains("PRESS-1") && wall.contains("Maintenance needed at PRESS-1"));
+    assert!(
+        wall.contains("data-live=\"andon\""),
+        "live from the andon topic"
+    );
+    assert!(!wall.contains(&acknowledge), "no answer buttons for a user");
+    let r = operator.submit(&acknowledge, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let c = crate::common::json_of(app.get(&format!("/api/andon/{id}/"), &admin).await).await;
+    assert_eq!(c["status"], "open", "the service refused the user");
+
+    let mut staff = Browser::signed_in(&app, "sam", USER_PASSWORD).await;
+    let (_, wall) = staff.page("/andon").await;
+    assert!(wall.contains(&acknowledge), "staff answer from the wall");
+    let r = staff.submit(&acknowledge, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/andon");
+    let c = crate::common::json_of(app.get(&format!("/api/andon/{id}/"), &admin).await).await;
+    assert_eq!(c["status"], "acknowledged");
+    let r = staff
+        .submit(
+            &format!("/andon/{id}/resolve"),
+            &[("resolution", "belt replaced")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, wall) = staff.page("/andon").await;
+    assert!(
+        wall.contains("All clear"),
+        "a resolved call leaves the wall"
+    );
+    let c = crate::common::json_of(app.get(&format!("/api/andon/{id}/"), &admin).await).await;
+    assert_eq!(c["resolution"], "belt replaced");
+}

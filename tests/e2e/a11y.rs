@@ -110,6 +110,7 @@ pub async fn every_page_has_no_serious_axe_violations_light_and_dark(env: &Env) 
         ("assets", "/assets".to_string(), 200),
         ("downtime", "/downtime".to_string(), 200),
         ("oee", "/oee".to_string(), 200),
+        ("andon wall", "/andon".to_string(), 200),
         ("handovers", "/handovers".to_string(), 200),
         ("not found", "/activities/987654321".to_string(), 404),
     ];

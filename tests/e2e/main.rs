@@ -18,6 +18,7 @@ mod server;
 
 mod a11y;
 mod activities;
+mod andon;
 mod auth;
 mod board;
 mod chat;
@@ -82,6 +83,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     search::finds_highlights_filters_and_opens_a_hit,
     live::lost_connection_is_shown_and_recovers_with_missed_events,
     a11y::every_page_has_no_serious_axe_violations_light_and_dark,
+    andon::operator_calls_for_help_and_the_wall_shows_it_live,
     layout::pages_fit_phone_and_desktop_widths,
     shopfloor::operator_reports_a_stop_in_one_tap_and_the_tree_follows_live,
     updates::operator_acknowledges_a_safety_notice_and_the_author_sees_it_live,

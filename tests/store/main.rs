@@ -6,6 +6,7 @@
 //! store) promise; behaviour they are silent on is left free.
 
 mod activities;
+mod andon;
 mod audit;
 mod change_log;
 mod changesets;

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod admin;
+pub mod andon;
 pub mod audit;
 pub mod auth;
 pub mod chat;

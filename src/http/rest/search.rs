@@ -35,7 +35,7 @@ pub struct SearchBody {
     summary = "Search activities, projects, updates and chat",
     params(
         ("q" = String, Query, min_length = 1, pattern = r"\S", description = "Words (all must match), \"phrases\", title:/status:/type:/priority:, AND/OR/NOT, prefix*"),
-        ("kind" = Option<String>, Query, pattern = r"^\s*(activity|project|update|chat|asset|downtime|handover)?\s*(,\s*(activity|project|update|chat|asset|downtime|handover)?\s*)*$", description = "Comma-separated kinds: activity, project, update, chat, asset, downtime, handover"),
+        ("kind" = Option<String>, Query, pattern = r"^\s*(activity|project|update|chat|asset|downtime|handover|andon)?\s*(,\s*(activity|project|update|chat|asset|downtime|handover|andon)?\s*)*$", description = "Comma-separated kinds: activity, project, update, chat, asset, downtime, handover, andon"),
         ("page" = Option<u64>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u64>, Query, minimum = 1, description = "Rows per page (default 50; more than 200 is capped at 200)")
     ),
     responses(

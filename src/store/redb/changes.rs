@@ -125,7 +125,7 @@ impl SearchSource for RedbStore {
         let txn = self.read()?;
         let mut total = 0u64;
         for table in [
-            ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME, HANDOVERS,
+            ACTIVITIES, PROJECTS, UPDATES, MESSAGES, ASSETS, DOWNTIME, HANDOVERS, ANDON,
         ] {
             total += txn
                 .open_table(table)
@@ -147,6 +147,9 @@ impl SearchSource for RedbStore {
             ObjectKind::Activity => as_created::<Activity>(&txn, ACTIVITIES, after, limit),
             ObjectKind::Project => as_created::<Project>(&txn, PROJECTS, after, limit),
             ObjectKind::Update => as_created::<Update>(&txn, UPDATES, after, limit),
+            ObjectKind::Andon => {
+                as_created::<crate::domain::andon::AndonCall>(&txn, ANDON, after, limit)
+            }
             ObjectKind::Message => as_created::<Message>(&txn, MESSAGES, after, limit),
             ObjectKind::Asset => as_created::<Asset>(&txn, ASSETS, after, limit),
             ObjectKind::Downtime => as_created::<DowntimeEvent>(&txn, DOWNTIME, after, limit),

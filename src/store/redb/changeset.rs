@@ -8,14 +8,14 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
 use super::{
-    Batch, RedbStore, activities, audit, chat, handovers, machine_keys, projects, shopfloor,
+    Batch, RedbStore, activities, andon, audit, chat, handovers, machine_keys, projects, shopfloor,
     storage_err, updates,
 };
 use crate::domain::change::ChangeEntry;
 use crate::domain::update::Notification;
 use crate::store::{Changeset, ChangesetStore, Expect, IdKind, StoreError, Write};
 
-const KINDS: [IdKind; 13] = [
+const KINDS: [IdKind; 14] = [
     IdKind::Activity,
     IdKind::Project,
     IdKind::Update,
@@ -24,6 +24,7 @@ const KINDS: [IdKind; 13] = [
     IdKind::Audit,
     IdKind::Asset,
     IdKind::Shift,
+    IdKind::Andon,
     IdKind::Reason,
     IdKind::Downtime,
     IdKind::Production,
@@ -41,14 +42,14 @@ fn meta_key(kind: IdKind) -> String {
 
 /// The highest id handed out per kind. Ids are taken from memory and the highest committed
 /// one is persisted with each write, so an id is never handed out twice, even after a crash.
-pub struct IdCounters([AtomicU64; 13]);
+pub struct IdCounters([AtomicU64; KINDS.len()]);
 
 impl IdCounters {
     /// Loads the persisted highs.
     pub fn load(db: &redb::Database) -> Result<IdCounters, StoreError> {
         let txn = db.begin_read().map_err(storage_err)?;
         let meta = txn.open_table(META).map_err(storage_err)?;
-        let mut highs = [0u64; 13];
+        let mut highs = [0u64; KINDS.len()];
         for (i, kind) in KINDS.iter().enumerate() {
             highs[i] = meta
                 .get(meta_key(*kind).as_str())
@@ -160,6 +161,7 @@ fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreError> {
         | Write::DeleteProduction(_) => shopfloor::check(txn, write),
         Write::PutMachineKey(key, expect) => machine_keys::check(txn, key, *expect),
         Write::PutHandover(..) | Write::DeleteHandover(_) => handovers::check(txn, write),
+        Write::PutAndon(c, expect) => andon::check(txn, c, *expect),
         Write::AddNotification(_)
         | Write::ReadAllNotifications(_)
         | Write::AddMessage(_)
@@ -212,6 +214,7 @@ fn perform(batch: &mut Batch<'_>, write: &Write) -> Result<(), StoreError> {
             raise_high(txn, IdKind::Audit, e.id.0)?;
             audit::add_audit(txn, e)
         }
+        Write::PutAndon(c, expect) => andon::put(batch, c, *expect),
         Write::RequireUser(..) | Write::RequireProject(..) => Ok(()),
         Write::PutAsset(..)
         | Write::DeleteAsset(_)

@@ -6,6 +6,7 @@
 //! the writer thread, which owns every fsync.
 
 mod activities;
+mod andon;
 mod audit;
 mod auth_cache;
 mod changes;
@@ -323,6 +324,7 @@ fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
         .map_err(storage_err)?;
     txn.open_table(CHAT_PEERS).map_err(storage_err)?;
     txn.open_table(CHAT_READ).map_err(storage_err)?;
+    andon::create_tables(txn)?;
     txn.open_table(AUDIT).map_err(storage_err)?;
     shopfloor::create_tables(txn)?;
     machine_keys::create_tables(txn)?;

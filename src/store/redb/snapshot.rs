@@ -51,6 +51,7 @@ impl SnapshotStore for RedbStore {
             "downtime_reasons" => REASONS,
             "downtime" => DOWNTIME,
             "production" => PRODUCTION,
+            "andon" => ANDON,
             "handovers" => HANDOVERS,
             other => return Err(StoreError::Backend(format!("no exported kind {other}"))),
         };
@@ -196,6 +197,9 @@ impl Copier<'_> {
         self.table(PRODUCTION)?;
         self.table(PRODUCTION_BY_ASSET)?;
         self.table(PRODUCTION_BY_START)?;
+        self.table(ANDON)?;
+        self.table(ANDON_BY_RAISED)?;
+        self.table(ANDON_OPEN)?;
         self.table(PRODUCTION_SPAN)?;
         self.table(MACHINE_KEYS)?;
         self.table(MACHINE_KEYS_BY_HASH)?;

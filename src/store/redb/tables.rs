@@ -290,6 +290,18 @@ pub const PRODUCTION_BY_START: TableDefinition<(i64, u64), (u64, i64)> =
 /// that reaches into it may start.
 pub const PRODUCTION_SPAN: TableDefinition<u64, i64> = TableDefinition::new("production_span");
 
+// ---- andon calls (issue 16) ----
+
+/// Andon calls by id.
+pub const ANDON: TableDefinition<u64, &[u8]> = TableDefinition::new("andon");
+/// (raised at as unix seconds, call id) → (asset id, status code, level, kind code): the list,
+/// newest first, filtered without decoding rows.
+pub const ANDON_BY_RAISED: TableDefinition<(i64, u64), (u64, u8, u8, u8)> =
+    TableDefinition::new("andon_by_raised");
+/// (raised at as unix seconds, call id) → level, for each call still `open`: what the
+/// escalation sweep reads, oldest first.
+pub const ANDON_OPEN: TableDefinition<(i64, u64), u8> = TableDefinition::new("andon_open");
+
 /// Machine key id → the key (JSON).
 pub const MACHINE_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("machine_keys");
 /// SHA-256 of a key's secret (hex) → its id: how a request's key is found.

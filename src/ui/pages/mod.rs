@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod admin;
+pub mod andon;
 pub mod board;
 pub mod chat;
 pub mod dashboard;

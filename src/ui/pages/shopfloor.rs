@@ -76,7 +76,7 @@ fn state_badge(state: AssetState) -> Markup {
     html! { span class=(class) { (state.label()) } }
 }
 
-fn tree(assets: &[Asset], parent: Option<AssetId>, depth: usize) -> Markup {
+fn tree(ctx: &Ctx, assets: &[Asset], parent: Option<AssetId>, depth: usize) -> Markup {
     let children: Vec<&Asset> = assets.iter().filter(|a| a.parent_id == parent).collect();
     html! {
         @if !children.is_empty() {
@@ -89,7 +89,8 @@ fn tree(assets: &[Asset], parent: Option<AssetId>, depth: usize) -> Markup {
                             " " span.kind { (a.kind.label()) }
                         }
                         " " (state_badge(a.state))
-                        @if depth < 8 { (tree(assets, Some(a.id), depth + 1)) }
+                        " " (super::andon::call_for_help(ctx, a))
+                        @if depth < 8 { (tree(ctx, assets, Some(a.id), depth + 1)) }
                     }
                 }
             }
@@ -138,7 +139,7 @@ async fn assets_body(
         }
         section #assets data-live="assets" aria-live="polite" {
             @if assets.is_empty() { (empty_state("No assets yet.")) }
-            (tree(&assets, None, 0))
+            (tree(ctx, &assets, None, 0))
         }
     })
 }
