@@ -553,3 +553,69 @@ async fn graphql_gives_a_key_reads_and_reports_but_never_chat_or_other_writes() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_report_key_raises_andon_calls_and_a_display_key_shows_them_on_the_wall() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let (_, report) = key(&app, &admin, "Press PLC", &["report"]).await;
+    let (_, display) = key(&app, &admin, "Hall screen", &["display"]).await;
+    let machine = asset(&app, &admin, "PRESS-9").await;
+    let r = app
+        .post(
+            "/api/andon/",
+            Some(&report),
+            &json!({"asset_id": machine, "kind": "material", "message": "Coil empty"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let call = json_of(r).await;
+    let id = call["id"].as_u64().expect("id");
+    // Answering a call is a person's job.
+    for step in ["acknowledge", "resolve"] {
+        let path = format!("/api/andon/{id}/{step}/");
+        assert_eq!(
+            status(&app, Method::POST, &path, &report, Some(json!({}))).await,
+            StatusCode::FORBIDDEN,
+            "{step}"
+        );
+        assert_eq!(
+            status(&app, Method::POST, &path, &display, Some(json!({}))).await,
+            StatusCode::FORBIDDEN,
+            "{step}"
+        );
+    }
+    assert_eq!(
+        status(&app, Method::GET, "/api/andon/", &display, None).await,
+        StatusCode::OK
+    );
+
+    // The wall screen, signed in by its display key's cookie, shows the call.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let wall = client
+        .get(app.url("/andon"))
+        .header("Accept", "text/html")
+        .header("Cookie", format!("nexus_key={display}"))
+        .send()
+        .await
+        .expect("wall");
+    assert_eq!(wall.status(), StatusCode::OK);
+    let html = wall.text().await.expect("html");
+    assert!(html.contains("Coil empty"), "{html}");
+    assert!(
+        !html.contains("/acknowledge\""),
+        "no answer buttons for a screen"
+    );
+    // A report key is no display key: no wall.
+    let refused = client
+        .get(app.url("/andon"))
+        .header("Accept", "text/html")
+        .header("Cookie", format!("nexus_key={report}"))
+        .send()
+        .await
+        .expect("wall");
+    assert_ne!(refused.status(), StatusCode::OK);
+}
