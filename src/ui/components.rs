@@ -73,6 +73,9 @@ const NAV: &[NavItem] = &[
     },
 ];
 
+/// The phone's bottom bar (UI.md §Navigation), before "More".
+const BOTTOM_BAR: [&str; 4] = ["/", "/activities", "/andon", "/chat"];
+
 const ADMIN_NAV: &[NavItem] = &[
     NavItem {
         href: "/admin/users",
@@ -172,7 +175,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                     }
                 }
                 nav.bottombar aria-label="Quick" {
-                    @for item in NAV.iter().take(2).chain(NAV.iter().skip(3).take(2)) {
+                    @for item in BOTTOM_BAR.iter().filter_map(|href| NAV.iter().find(|i| i.href == *href)) {
                         (nav_link(ctx, item))
                     }
                     a href="/menu" aria-current=[is_current(&ctx.path, "/menu").then_some("page")] {

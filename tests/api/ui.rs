@@ -1510,3 +1510,44 @@ async fn andon_is_raised_from_the_asset_tree_and_answered_from_the_wall_by_staff
     let c = crate::common::json_of(app.get(&format!("/api/andon/{id}/"), &admin).await).await;
     assert_eq!(c["resolution"], "belt replaced");
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_open_andon_calls_and_the_phone_bar_leads_to_the_board() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let machine = created(
+        &app,
+        "/api/assets/",
+        &admin,
+        json!({"code": "LATHE-4", "name": "Lathe 4", "kind": "machine"}),
+    )
+    .await;
+    let mut user = {
+        app.create_user("olga", "user").await;
+        Browser::signed_in(&app, "olga", USER_PASSWORD).await
+    };
+    let (_, calm) = user.page("/").await;
+    assert!(calm.contains("No one is calling for help."), "{calm}");
+    let bar = between(&calm, "class=\"bottombar\"", "</nav>");
+    let hrefs: Vec<&str> = bar
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(
+        hrefs,
+        ["/", "/activities", "/andon", "/chat", "/menu"],
+        "{bar}"
+    );
+    created(
+        &app,
+        "/api/andon/",
+        &admin,
+        json!({"asset_id": machine["id"], "kind": "quality", "message": "Burrs on every part"}),
+    )
+    .await;
+    let (_, called) = user.page("/").await;
+    let panel = between(&called, "id=\"open-andon\"", "</section>");
+    assert!(panel.contains("Burrs on every part"), "{panel}");
+    assert!(panel.contains("/andon#andon-"), "{panel}");
+}

@@ -1,5 +1,6 @@
-//! `/`: what a person needs first: their open work by priority, unread notifications and the
-//! latest updates (critical ones first and marked).
+//! `/`: what a person needs first: what waits for their acknowledgement, open andon calls, their
+//! open work by priority, unread notifications and the latest updates (critical ones first and
+//! marked).
 
 use std::collections::HashMap;
 
@@ -168,6 +169,18 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, U
             few,
         )
         .await?;
+    let calls = state
+        .services
+        .andon
+        .list(
+            &ctx.me,
+            crate::service::andon::AndonQuery {
+                open: Some(true),
+                ..Default::default()
+            },
+            few,
+        )
+        .await?;
     let author_ids = updates
         .results
         .iter()
@@ -191,6 +204,22 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, U
             }
         }
         div.dashboard {
+            section #open-andon .panel .attention[calls.count > 0] data-live="andon" aria-labelledby="open-andon-h" {
+                h2 #open-andon-h { "Open andon calls " span.count { (calls.count) } }
+                @if calls.results.is_empty() {
+                    (empty_state("No one is calling for help."))
+                } @else {
+                    ul.andon-calls {
+                        @for c in &calls.results {
+                            li data-andon-id=(c.id.0) data-version=(c.version) {
+                                a href=(format!("/andon#andon-{}", c.id.0)) { (c.kind.label()) ": " (c.message) }
+                                " " span.badge { "Level " (c.level) } " " span.muted { (c.status.label()) ", " (when(&ctx.plant, c.raised_at)) }
+                            }
+                        }
+                    }
+                    a.more href="/andon" { "The andon board →" }
+                }
+            }
             section #my-activities .panel data-live="activities" aria-labelledby="my-activities-h" {
                 h2 #my-activities-h { "My open activities " span.count { (open_count) } }
                 @if work.is_empty() {
