@@ -187,12 +187,6 @@ impl MachineKeyService {
         Ok(principal_of(&key, ip))
     }
 
-    /// Whether key `id` still authenticates (for live connections, which check again when the
-    /// key changes).
-    pub async fn is_live(&self, id: KeyId) -> bool {
-        matches!(self.store.machine_key(id).await, Ok(Some(k)) if k.revoked_at.is_none())
-    }
-
     /// Writes the uses remembered since the last flush. A failure keeps them for the next one.
     pub async fn flush_last_used(&self) {
         let used: Vec<(KeyId, Timestamp)> = {
