@@ -36,6 +36,10 @@ async fn a_data_directory_written_before_the_kind_enum_opens_and_reads_the_same(
 
     // The user written by the old build signs in, and sees through its project.
     let olga = token_of(&app.login("olga", "olga-password-123").await);
+    // The directory's search index is built from the old rows on start.
+    let found = json_of(app.get("/api/users/?q=LGA", &admin).await).await;
+    assert_eq!(found["count"], 1, "{found}");
+    assert_eq!(found["results"][0]["username"], "olga");
     let mine = json_of(app.get("/api/activities/", &olga).await).await;
     assert_eq!(mine["count"], 1);
     let room = json_of(app.get("/api/chat/messages/?project=1", &olga).await).await;

@@ -171,6 +171,19 @@ async fn check_users(store: &dyn Store, ids: &[UserId]) {
         (None, None, Some("plant.test")),
         (None, None, Some("night")),
         (Some(Role::User), Some(true), Some("op")),
+        // One and two characters are shorter than a trigram; the rest go through it, across
+        // a space, into emails only, in other scripts and with no match at all.
+        (None, None, Some("1")),
+        (None, Some(true), Some("p1")),
+        (None, None, Some("ift L")),
+        (None, None, Some("mail1")),
+        (Some(Role::Staff), None, Some("@plant.t")),
+        (None, None, Some("RÖß")),
+        (None, Some(true), Some("(display)")),
+        (None, None, Some("nobody here")),
+        // Many candidates, narrowed by a second trigram (see the test below).
+        (None, None, Some("AB-1")),
+        (None, Some(true), Some("b-12")),
     ];
     for (role, is_active, q) in filters {
         for q_email in [false, true] {
@@ -277,6 +290,7 @@ async fn user_pages_filter_order_search_and_count_and_follow_changes() {
         (5, None, Some(true), None, Some("night@elsewhere.example")),
         (7, Some(Role::User), Some(false), Some("OPerator"), None),
         (12, None, None, None, Some("op-desk@plant.test")),
+        (3, None, None, Some("Zoë Größe-Ünal"), None),
     ];
     for (i, role, is_active, display, email) in changes {
         store
@@ -292,6 +306,29 @@ async fn user_pages_filter_order_search_and_count_and_follow_changes() {
             )
             .await
             .unwrap();
+    }
+    check_users(store.as_ref(), &ids).await;
+}
+
+#[tokio::test]
+async fn user_search_narrows_many_candidates_and_keeps_every_match() {
+    let (store, _guard) = backend().await;
+    let mut ids = Vec::new();
+    // "ab-1" and "xb-1" share "b-1"; "ab-" alone lists 90 users, "b-1" 180: more candidates
+    // than are checked one by one, so the search narrows one list by the other.
+    for i in 100..190 {
+        for stem in ["ab", "xb"] {
+            let name = format!("{stem}-{i}");
+            let u = store
+                .create_user(crate::new_user(
+                    &name,
+                    &format!("{name}@plant.test"),
+                    Role::User,
+                ))
+                .await
+                .unwrap();
+            ids.push(u.id);
+        }
     }
     check_users(store.as_ref(), &ids).await;
 }

@@ -23,6 +23,7 @@ mod shopfloor;
 pub mod snapshot;
 pub mod tables;
 mod updates;
+mod user_search;
 mod users;
 mod writer;
 

@@ -176,6 +176,9 @@ impl Copier<'_> {
         self.table(USERS_Q_BY_NAME)?;
         self.table(USERS_Q_BY_CREATED)?;
         self.table(USER_COUNTS)?;
+        self.table(USERS_GRAMS)?;
+        self.table(USER_GRAM_COUNTS)?;
+        self.table(USERS_Q_BY_ID)?;
         self.table(PROJECTS_BY_LNAME)?;
         self.table(PROJECTS_BY_START)?;
         self.table(PROJECTS_BY_END)?;

@@ -137,6 +137,23 @@ pub const USERS_Q_BY_CREATED: TableDefinition<(i64, u64), UserText> =
     TableDefinition::new("users_q_by_created");
 /// (role, active, lower-cased username, display name, email).
 pub type UserText = (&'static str, bool, &'static str, &'static str, &'static str);
+/// (packed trigram, user id) → (): the users whose lower-cased username or display name has
+/// the trigram, or, with `user_search::EMAIL` set in the trigram, whose email has it.
+pub const USERS_GRAMS: TableDefinition<(u64, u64), ()> = TableDefinition::new("users_grams");
+/// Packed trigram → how many users `USERS_GRAMS` lists under it.
+pub const USER_GRAM_COUNTS: TableDefinition<u64, u64> = TableDefinition::new("user_gram_counts");
+/// User id → (created at as unix nanoseconds, role, active, lower-cased username, display
+/// name, email): what a trigram candidate is checked and ordered by, without decoding rows.
+pub const USERS_Q_BY_ID: TableDefinition<u64, UserTextById> = TableDefinition::new("users_q_by_id");
+/// (created at as unix nanoseconds, role, active, lower-cased username, display name, email).
+pub type UserTextById = (
+    i64,
+    &'static str,
+    bool,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 /// Filter prefix → users.
 pub const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
 /// (filter prefix, lower-cased name, project id) → (status code, manager id).

@@ -6,6 +6,7 @@ use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransacti
 use super::audit::nanos;
 use super::lists::{Pager, bump, counted, directed};
 use super::tables::*;
+use super::user_search::{self, Needle};
 use super::{RedbStore, next_id, storage_err};
 use crate::domain::UserId;
 use crate::domain::change::{ChangeOp, ObjectKind, VisibilityKeys};
@@ -76,13 +77,16 @@ fn insert_user(batch: &mut super::Batch<'_>, new: NewUser) -> Result<User, Store
 // Every user is in `USERS_BY_NAME` and `USERS_BY_CREATED` under four prefixes (all, its role,
 // active or not, both) and counted per prefix in `USER_COUNTS`, in the row's transaction: a
 // role or activity filter picks the prefix, its count is a counter, a page a range walk of
-// `offset + limit` keys. `q` is a substring match, which no ordered index answers: it walks
-// `USERS_Q_BY_NAME` or `USERS_Q_BY_CREATED` (one small entry per user, never the rows) in the
-// page's order to the end, as the count needs every match. Linear in the users, which a
-// plant's directory keeps in the thousands; the bench measures it at its largest size.
+// `offset + limit` keys. `q` is a substring match, which no ordered index answers: its
+// candidates come from the trigram index (`user_search.rs`); a `q` too short or too common for
+// that walks `USERS_Q_BY_NAME` or `USERS_Q_BY_CREATED` (one small entry per user, never the
+// rows) in the page's order to the end, as the count needs every match.
 
 /// The META key that says every user is in the list indexes and counters.
 const USERS_INDEXED: &str = "indexed.users";
+
+/// The META key that says every user is in the trigram index.
+const USERS_TEXT_INDEXED: &str = "indexed.users_text";
 
 /// The prefixes a user is listed under.
 fn prefixes(u: &User) -> [String; 4] {
@@ -105,8 +109,14 @@ fn filter_prefix(filter: &UserFilter) -> String {
     }
 }
 
-/// Adds (or removes) `u`'s list index entries and counts.
+/// Adds (or removes) `u` in every directory index.
 fn index_user(txn: &WriteTransaction, u: &User, insert: bool) -> Result<(), StoreError> {
+    index_user_lists(txn, u, insert)?;
+    user_search::index_user_text(txn, u, insert)
+}
+
+/// Adds (or removes) `u`'s list index entries and counts.
+fn index_user_lists(txn: &WriteTransaction, u: &User, insert: bool) -> Result<(), StoreError> {
     let (id, ts) = (u.id.0, nanos(u.created_at));
     let name = u.username.to_lowercase();
     let keys = prefixes(u);
@@ -169,30 +179,20 @@ pub(super) fn backfill_users(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USERS_Q_BY_NAME).map_err(storage_err)?;
     txn.open_table(USERS_Q_BY_CREATED).map_err(storage_err)?;
     txn.open_table(USER_COUNTS).map_err(storage_err)?;
+    txn.open_table(USERS_GRAMS).map_err(storage_err)?;
+    txn.open_table(USER_GRAM_COUNTS).map_err(storage_err)?;
+    txn.open_table(USERS_Q_BY_ID).map_err(storage_err)?;
     backfill_once(txn, USERS_INDEXED, USERS, |u: &User| {
-        index_user(txn, u, true)
+        index_user_lists(txn, u, true)
+    })?;
+    // Apart, so a directory listed before the trigram index existed gains only that.
+    backfill_once(txn, USERS_TEXT_INDEXED, USERS, |u: &User| {
+        user_search::index_user_text(txn, u, true)
     })
 }
 
-/// What `q` is matched against, and how.
-struct Needle {
-    q: String,
-    email: bool,
-    role: Option<&'static str>,
-    active: Option<bool>,
-}
-
-impl Needle {
-    fn matches(&self, role: &str, active: bool, name: &str, display: &str, email: &str) -> bool {
-        self.role.is_none_or(|r| r == role)
-            && self.active.is_none_or(|a| a == active)
-            && (name.contains(&self.q)
-                || display.contains(&self.q)
-                || (self.email && email.contains(&self.q)))
-    }
-}
-
-/// The page and count of a `q` filter: the whole walk of the compact `q` index in order.
+/// The page and count of a `q` filter: from the trigram index, or else the whole walk of the
+/// compact `q` index in order.
 fn matching_ids(
     txn: &ReadTransaction,
     needle: &Needle,
@@ -201,6 +201,11 @@ fn matching_ids(
     offset: usize,
     limit: usize,
 ) -> Result<(usize, Vec<u64>), StoreError> {
+    let users = counted(txn, USER_COUNTS, "")?;
+    if let Some(candidates) = user_search::candidates(txn, needle, users)? {
+        let by_name = order == UserOrder::Username;
+        return user_search::page(txn, needle, candidates, by_name, descending, offset, limit);
+    }
     let mut count = 0usize;
     let mut ids = Vec::with_capacity(limit.min(1024));
     let end = offset.saturating_add(limit);
