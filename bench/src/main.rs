@@ -125,8 +125,8 @@ enum Scenario {
     /// each newest first, of one type, and by priority.
     Updates,
     /// Pages of `GET /api/users/` over `--rows` users, as admin: the first 20 pages, a third
-    /// each by username, staff newest first, and active only; then (`users-q`) a `q` search,
-    /// which walks the directory's compact text index.
+    /// each by username, staff newest first, and active only; then `q` searches for one person
+    /// (`users-q`) and for a ninth of the directory (`users-q-broad`).
     Users,
     /// Pages of `GET /api/projects/` over `--rows` projects: the first 20 pages, a third each as
     /// admin by name, as admin active ones newest first, and as the plain user (who is on the
@@ -976,17 +976,27 @@ async fn list_pages(
     print_row(&scenario.name(), &outcome);
     let rss_after = server.rss_kib().unwrap_or(0);
     if scenario == Scenario::Users {
-        // A substring match has no ordered index: it walks the directory's text index.
-        let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
-        let outcome = drive(args.concurrency, duration, move |n| {
-            let (c, base, s) = (c.clone(), base.clone(), s.clone());
-            async move {
-                let url = format!("{base}/api/users/?q=operator%20{}", n % 10);
-                ok(c.get(url).bearer_auth(&s.admin).send().await).await
-            }
-        })
-        .await;
-        print_row("users-q", &outcome);
+        // A substring `q`, as the directory's search box sends it: first one person by their
+        // full number (`users-q`, a match or a few among `--rows`), then a broad one that
+        // matches a ninth of the directory (`users-q-broad`, "operator 1" to "operator 9").
+        let rows = u64::try_from(args.rows).unwrap_or(u64::MAX).max(10);
+        for (name, broad) in [("users-q", false), ("users-q-broad", true)] {
+            let (c, base, s) = (client.clone(), server.base.clone(), seeded.clone());
+            let outcome = drive(args.concurrency, duration, move |n| {
+                let (c, base, s) = (c.clone(), base.clone(), s.clone());
+                let number = if broad {
+                    1 + n % 9
+                } else {
+                    rows / 10 + n.wrapping_mul(7919) % (rows - rows / 10)
+                };
+                async move {
+                    let url = format!("{base}/api/users/?q=operator%20{number}");
+                    ok(c.get(url).bearer_auth(&s.admin).send().await).await
+                }
+            })
+            .await;
+            print_row(name, &outcome);
+        }
     }
     println!(
         "{:<10} server RSS {:.1} MiB before the pages, {:.1} MiB after",

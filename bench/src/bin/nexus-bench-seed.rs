@@ -83,6 +83,9 @@ fn write(store: &dyn Store, args: &Args, run: u64, i: usize, age: i64) -> Write 
                 created_by: admin,
                 created_at: now,
                 updated_at: now,
+                // Nobody is asked to acknowledge: that would be a pending list per user.
+                requires_ack: false,
+                acknowledged_at: None,
             },
             Expect::New,
         ),
@@ -208,7 +211,12 @@ async fn main() -> Result<()> {
                     write(store.as_ref(), &args, run, i, age)
                 })
                 .collect();
-            store.apply(Changeset { writes }).await?;
+            store
+                .apply(Changeset {
+                    writes,
+                    actor: Some(UserId(args.admin)),
+                })
+                .await?;
             done += n;
             if (done / args.batch).is_multiple_of(100) || done == args.rows {
                 eprintln!(
