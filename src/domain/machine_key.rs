@@ -109,6 +109,13 @@ pub struct MachineKey {
     pub secret_hash: String,
 }
 
+impl MachineKey {
+    /// Whether the key may still authenticate: the one rule for a request and a live session.
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
 /// The longest key name.
 pub const NAME_MAX: usize = 100;
 

@@ -149,7 +149,7 @@ impl MachineKeyService {
     pub async fn revoke(&self, principal: &Principal, id: KeyId) -> Result<(), DomainError> {
         admin_only(principal)?;
         let mut key = self.store.machine_key(id).await?.ok_or_else(not_found)?;
-        if key.revoked_at.is_some() {
+        if !key.is_live() {
             return Ok(());
         }
         key.revoked_at = Some(time::now());
@@ -178,7 +178,7 @@ impl MachineKeyService {
             .store
             .machine_key_by_hash(&machine_key::secret_hash(secret))
             .await?
-            .filter(|k| k.revoked_at.is_none())
+            .filter(MachineKey::is_live)
             .ok_or_else(unauthenticated)?;
         self.used
             .lock()

@@ -500,8 +500,7 @@ impl LiveSession {
     /// longer be signed in.
     async fn reloaded_user(&self) -> Option<(User, Viewer)> {
         if let Some(key) = self.key {
-            let live =
-                matches!(self.store.machine_key(key).await, Ok(Some(k)) if k.revoked_at.is_none());
+            let live = matches!(self.store.machine_key(key).await, Ok(Some(k)) if k.is_live());
             return live.then(|| (self.user.clone(), self.viewer.clone()));
         }
         let user = self.store.user(self.user.id).await.ok()??;
