@@ -30,6 +30,27 @@ pub enum Expect {
     Version(u64),
 }
 
+impl Expect {
+    /// Whether a versioned row of `what`, found at `found` (or not found), meets this.
+    pub fn check_version(self, found: Option<u64>, what: &str) -> Result<(), StoreError> {
+        self.check_presence(found.is_some(), what)?;
+        match (self, found) {
+            (Expect::Version(v), Some(found)) if found != v => Err(StoreError::Stale),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a row of `what` without a version, there or not, meets this; `Version` asks
+    /// only that it is there.
+    pub fn check_presence(self, exists: bool, what: &str) -> Result<(), StoreError> {
+        match (self, exists) {
+            (Expect::New, true) => Err(StoreError::Conflict(format!("{what} already exists"))),
+            (Expect::Exists | Expect::Version(_), false) => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Kinds of object whose ids the store hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdKind {

@@ -52,12 +52,8 @@ pub(super) fn check(
     expect: Expect,
 ) -> Result<Option<Activity>, StoreError> {
     let stored = load(txn, id)?;
-    match (expect, &stored) {
-        (Expect::New, Some(_)) => Err(StoreError::Conflict("activity already exists".into())),
-        (Expect::Exists | Expect::Version(_), None) => Err(StoreError::NotFound),
-        (Expect::Version(v), Some(s)) if s.version != v => Err(StoreError::Stale),
-        _ => Ok(stored),
-    }
+    expect.check_version(stored.as_ref().map(|s| s.version), "activity")?;
+    Ok(stored)
 }
 
 /// Writes `a`, replacing `old` (if any) and its index entries, and logs the change.

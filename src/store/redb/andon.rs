@@ -37,14 +37,7 @@ pub(super) fn check(
     expect: Expect,
 ) -> Result<(), StoreError> {
     let old = load(txn, call.id.0)?;
-    match (expect, old.map(|o| o.version)) {
-        (Expect::New, Some(_)) => {
-            return Err(StoreError::Conflict("andon call already exists".into()));
-        }
-        (Expect::Exists | Expect::Version(_), None) => return Err(StoreError::NotFound),
-        (Expect::Version(v), Some(found)) if found != v => return Err(StoreError::Stale),
-        _ => {}
-    }
+    expect.check_version(old.map(|o| o.version), "andon call")?;
     let assets = txn.open_table(ASSETS).map_err(storage_err)?;
     if get_json::<u64, Asset, _>(&assets, call.asset_id.0)?.is_none() {
         return Err(StoreError::Invalid {

@@ -99,11 +99,7 @@ fn expect_row(
     expect: Expect,
     what: &str,
 ) -> Result<(), StoreError> {
-    match (expect, exists(txn, table, id)?) {
-        (Expect::New, true) => Err(StoreError::Conflict(format!("{what} already exists"))),
-        (Expect::Exists | Expect::Version(_), false) => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+    expect.check_presence(exists(txn, table, id)?, what)
 }
 
 /// Checks one write's preconditions against the transaction, writing nothing.

@@ -48,14 +48,7 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
     match write {
         Write::PutHandover(h, expect) => {
             let old = load(txn, h.id.0)?;
-            match (*expect, old.map(|o| o.version)) {
-                (Expect::New, Some(_)) => {
-                    return Err(StoreError::Conflict("handover already exists".into()));
-                }
-                (Expect::Exists | Expect::Version(_), None) => return Err(StoreError::NotFound),
-                (Expect::Version(v), Some(found)) if found != v => return Err(StoreError::Stale),
-                _ => {}
-            }
+            expect.check_version(old.map(|o| o.version), "handover")?;
             let assets = txn.open_table(ASSETS).map_err(storage_err)?;
             if get_json::<u64, Asset, _>(&assets, h.asset_id.0)?.is_none() {
                 return Err(StoreError::Invalid {

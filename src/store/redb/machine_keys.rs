@@ -28,13 +28,7 @@ pub(super) fn check(
 ) -> Result<(), StoreError> {
     let rows = txn.open_table(MACHINE_KEYS).map_err(storage_err)?;
     let found: Option<MachineKey> = get_json(&rows, key.id.0)?;
-    match (expect, &found) {
-        (Expect::New, Some(_)) => {
-            return Err(StoreError::Conflict("machine key already exists".into()));
-        }
-        (Expect::Exists | Expect::Version(_), None) => return Err(StoreError::NotFound),
-        _ => {}
-    }
+    expect.check_presence(found.is_some(), "machine key")?;
     let hashes = txn.open_table(MACHINE_KEYS_BY_HASH).map_err(storage_err)?;
     if let Some(owner) = hashes.get(key.secret_hash.as_str()).map_err(storage_err)?
         && owner.value() != key.id.0

@@ -77,16 +77,6 @@ fn any_under<T: ReadableTable<(u64, u64), ()>>(table: &T, key: u64) -> Result<bo
         .is_some())
 }
 
-/// The precondition of a put: the row's presence and version.
-fn expected(found: Option<u64>, expect: Expect, what: &str) -> Result<(), StoreError> {
-    match (expect, found) {
-        (Expect::New, Some(_)) => Err(StoreError::Conflict(format!("{what} already exists"))),
-        (Expect::Exists | Expect::Version(_), None) => Err(StoreError::NotFound),
-        (Expect::Version(v), Some(found)) if found != v => Err(StoreError::Stale),
-        _ => Ok(()),
-    }
-}
-
 /// Walks up from `parent` through `parent_of`; `Err` when `id` is met (a cycle) or the parent
 /// does not exist.
 fn check_parent(
@@ -124,7 +114,7 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
     match write {
         Write::PutAsset(a, expect) => {
             let old: Option<Asset> = row(txn, ASSETS, a.id.0)?;
-            expected(old.as_ref().map(|o| o.version), *expect, "asset")?;
+            expect.check_version(old.as_ref().map(|o| o.version), "asset")?;
             let codes = txn.open_table(ASSETS_BY_CODE).map_err(storage_err)?;
             if let Some(g) = codes
                 .get(a.code.to_lowercase().as_str())
@@ -173,7 +163,7 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
         }
         Write::PutShift(s, expect) => {
             let old: Option<Shift> = row(txn, SHIFTS, s.id.0)?;
-            expected(old.map(|o| o.version), *expect, "shift")
+            expect.check_version(old.map(|o| o.version), "shift")
         }
         Write::DeleteShift(id) => match row::<Shift>(txn, SHIFTS, id.0)? {
             Some(_) => Ok(()),
@@ -181,7 +171,7 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
         },
         Write::PutReason(r, expect) => {
             let old: Option<DowntimeReason> = row(txn, REASONS, r.id.0)?;
-            expected(old.as_ref().map(|o| o.version), *expect, "downtime reason")?;
+            expect.check_version(old.as_ref().map(|o| o.version), "downtime reason")?;
             let codes = txn.open_table(REASONS_BY_CODE).map_err(storage_err)?;
             if let Some(g) = codes
                 .get(r.code.to_lowercase().as_str())
@@ -240,7 +230,7 @@ pub(super) fn check(txn: &WriteTransaction, write: &Write) -> Result<(), StoreEr
         },
         Write::PutProduction(c, expect) => {
             let old: Option<ProductionCount> = row(txn, PRODUCTION, c.id.0)?;
-            expected(old.map(|o| o.version), *expect, "production count")?;
+            expect.check_version(old.map(|o| o.version), "production count")?;
             require_asset(txn, c.asset_id)
         }
         Write::DeleteProduction(id) => match row::<ProductionCount>(txn, PRODUCTION, id.0)? {
@@ -267,7 +257,7 @@ fn check_downtime(
     expect: Expect,
 ) -> Result<(), StoreError> {
     let old: Option<DowntimeEvent> = row(txn, DOWNTIME, e.id.0)?;
-    expected(old.map(|o| o.version), expect, "downtime event")?;
+    expect.check_version(old.map(|o| o.version), "downtime event")?;
     require_asset(txn, e.asset_id)?;
     if let Some(reason) = e.reason_id {
         if row::<DowntimeReason>(txn, REASONS, reason.0)?.is_none() {

@@ -30,11 +30,7 @@ pub(super) fn put_update(
     let mut rows = txn.open_table(UPDATES).map_err(storage_err)?;
     let old: Option<Update> = get_json(&rows, u.id.0)?;
     let exists = old.is_some();
-    match (expect, exists) {
-        (Expect::New, true) => return Err(StoreError::Conflict("update already exists".into())),
-        (Expect::Exists | Expect::Version(_), false) => return Err(StoreError::NotFound),
-        _ => {}
-    }
+    expect.check_presence(exists, "update")?;
     put_json(&mut rows, u.id.0, u)?;
     drop(rows);
     if let Some(old) = &old {
