@@ -233,13 +233,12 @@ impl App {
         let acceptor = tls.as_ref().map(http::tls::Tls::acceptor);
         if let Some(tls) = tls {
             self.tls_reload.set(tls);
-            // Only under TLS: without it SIGHUP keeps its default meaning.
-            #[cfg(unix)]
-            if let Err(e) =
-                http::tls::reload_on_hangup(self.tls_reload.clone(), stopping_rx.clone())
-            {
-                tracing::warn!(error = %e, "cannot watch for SIGHUP; the certificate will not be reloaded");
-            }
+        }
+        // Always, so `systemctl reload` (SIGHUP) never ends a server that has nothing to
+        // reload: without TLS it is logged and ignored.
+        #[cfg(unix)]
+        if let Err(e) = http::tls::reload_on_hangup(self.tls_reload.clone(), stopping_rx.clone()) {
+            tracing::warn!(error = %e, "cannot watch for SIGHUP; the certificate will not be reloaded");
         }
         let follower = tokio::spawn(self.index.clone().follow(
             self.store.clone(),

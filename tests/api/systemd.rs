@@ -29,3 +29,20 @@ fn the_server_tells_systemd_when_it_is_ready_and_when_it_stops() {
     assert_eq!(running.terminate(), 0, "clean exit on SIGTERM");
     assert_eq!(next_notification(&socket), "STOPPING=1\n");
 }
+
+#[test]
+fn a_reload_without_tls_leaves_the_server_running() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut running = Running::start(nexus(&dir.path().join("data")));
+    // What `systemctl reload nexus` sends (the unit's ExecReload).
+    kill_process(Pid::from_child(&running.child), Signal::HUP).expect("signal nexus");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        running.child.try_wait().expect("wait").is_none(),
+        "SIGHUP ended the server"
+    );
+    let ready = crate::process::blocking::get_status(&format!("{}/readyz", running.base));
+    assert_eq!(ready.ok(), Some(reqwest::StatusCode::OK));
+    assert_eq!(running.terminate(), 0, "clean exit on SIGTERM afterwards");
+}
