@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::changeset::raise_high;
-use super::lists::Pager;
+use super::lists::{count_of, newest_first_page, rows_of};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::andon::{AndonCall, AndonStatus};
@@ -94,10 +94,6 @@ fn index(txn: &WriteTransaction, c: &AndonCall, insert: bool) -> Result<(), Stor
     Ok(())
 }
 
-fn count_of(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
-}
-
 #[async_trait]
 impl AndonStore for RedbStore {
     async fn andon(&self, id: AndonId) -> Result<Option<AndonCall>, StoreError> {
@@ -125,40 +121,21 @@ impl AndonStore for RedbStore {
             && filter.open.is_none()
             && filter.level.is_none()
             && kind.is_none();
-        let count = if unfiltered {
-            count_of(by_raised.len().map_err(storage_err)?)
+        let known = if unfiltered {
+            Some(count_of(by_raised.len().map_err(storage_err)?))
         } else {
-            usize::MAX
+            None
         };
-        let mut pager = Pager::new(count, offset, limit);
-        let mut matched = 0usize;
-        for entry in by_raised.iter().map_err(storage_err)?.rev() {
-            let (key, value) = entry.map_err(storage_err)?;
-            let (asset, s, level, k) = value.value();
-            if assets.as_ref().is_some_and(|a| !a.contains(&asset))
-                || status.is_some_and(|want| want != s)
-                || filter.open.is_some_and(|open| open != (s != resolved))
-                || filter.level.is_some_and(|want| want != level)
-                || kind.is_some_and(|want| want != k)
-            {
-                continue;
-            }
-            matched += 1;
-            if !pager.done() {
-                pager.take(key.value().1);
-            } else if unfiltered {
-                break;
-            }
-        }
-        let count = if unfiltered { count } else { matched };
-        let rows = txn.open_table(ANDON).map_err(storage_err)?;
-        let mut out = Vec::with_capacity(pager.ids.len());
-        for id in pager.ids {
-            if let Some(c) = get_json(&rows, id)? {
-                out.push(c);
-            }
-        }
-        Ok((count, out))
+        let range = by_raised.iter().map_err(storage_err)?;
+        let (count, ids) =
+            newest_first_page(range, known, offset, limit, |(asset, s, level, k)| {
+                assets.as_ref().is_none_or(|a| a.contains(&asset))
+                    && status.is_none_or(|want| want == s)
+                    && filter.open.is_none_or(|open| open == (s != resolved))
+                    && filter.level.is_none_or(|want| want == level)
+                    && kind.is_none_or(|want| want == k)
+            })?;
+        Ok((count, rows_of(&txn, ANDON, ids)?))
     }
 
     async fn open_andon_calls(&self, raised_by: Timestamp) -> Result<Vec<OpenCall>, StoreError> {

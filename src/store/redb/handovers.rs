@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::changeset::raise_high;
-use super::lists::Pager;
+use super::lists::{count_of, newest_first_page, rows_of};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::HandoverId;
@@ -175,42 +175,20 @@ impl HandoverStore for RedbStore {
             && writer.is_none()
             && filter.from.is_none()
             && filter.to.is_none();
-        let count = if unfiltered {
-            usize::try_from(by_created.len().map_err(storage_err)?).unwrap_or(usize::MAX)
+        let known = if unfiltered {
+            Some(count_of(by_created.len().map_err(storage_err)?))
         } else {
-            usize::MAX
+            None
         };
-        let mut pager = Pager::new(count, offset, limit);
-        let mut matched = 0usize;
-        for entry in by_created
+        let range = by_created
             .range((from, 0u64)..(to, 0u64))
-            .map_err(storage_err)?
-            .rev()
-        {
-            let (key, value) = entry.map_err(storage_err)?;
-            let (asset, s, w) = value.value();
-            if assets.as_ref().is_some_and(|a| !a.contains(&asset))
-                || status.is_some_and(|want| want != s)
-                || writer.is_some_and(|want| want != w)
-            {
-                continue;
-            }
-            matched += 1;
-            if !pager.done() {
-                pager.take(key.value().1);
-            } else if unfiltered {
-                break;
-            }
-        }
-        let count = if unfiltered { count } else { matched };
-        let rows = txn.open_table(HANDOVERS).map_err(storage_err)?;
-        let mut out = Vec::with_capacity(pager.ids.len());
-        for id in pager.ids {
-            if let Some(h) = get_json(&rows, id)? {
-                out.push(h);
-            }
-        }
-        Ok((count, out))
+            .map_err(storage_err)?;
+        let (count, ids) = newest_first_page(range, known, offset, limit, |(asset, s, w)| {
+            assets.as_ref().is_none_or(|a| a.contains(&asset))
+                && status.is_none_or(|want| want == s)
+                && writer.is_none_or(|want| want == w)
+        })?;
+        Ok((count, rows_of(&txn, HANDOVERS, ids)?))
     }
 
     async fn handovers_due(

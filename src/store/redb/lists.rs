@@ -3,6 +3,8 @@
 
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 
+use serde::de::DeserializeOwned;
+
 use super::storage_err;
 use crate::store::StoreError;
 
@@ -130,6 +132,54 @@ where
     } else {
         Box::new(range)
     }
+}
+
+/// One page of a `(time, id)` index walked newest first, keeping the entries whose value
+/// `keep` accepts. `known` is the count when nothing is filtered (the index's length): the
+/// walk then ends with the page. Otherwise it runs to the end, counting every kept entry.
+pub fn newest_first_page<V: redb::Value + 'static>(
+    range: redb::Range<'_, (i64, u64), V>,
+    known: Option<usize>,
+    offset: usize,
+    limit: usize,
+    mut keep: impl for<'v> FnMut(V::SelfType<'v>) -> bool,
+) -> Result<(usize, Vec<u64>), StoreError> {
+    let mut pager = Pager::new(known.unwrap_or(usize::MAX), offset, limit);
+    let mut matched = 0usize;
+    for entry in range.rev() {
+        let (key, value) = entry.map_err(storage_err)?;
+        if !keep(value.value()) {
+            continue;
+        }
+        matched += 1;
+        if !pager.done() {
+            pager.take(key.value().1);
+        } else if known.is_some() {
+            break;
+        }
+    }
+    Ok((known.unwrap_or(matched), pager.ids))
+}
+
+/// A table's length as a count.
+pub fn count_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// The JSON rows of `ids` in `table`, in that order, skipping any that are gone.
+pub fn rows_of<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: TableDefinition<u64, &[u8]>,
+    ids: Vec<u64>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = txn.open_table(table).map_err(storage_err)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(r) = super::tables::get_json(&rows, id)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 /// Takes the page `offset..offset + limit` of the ids a walk yields in order; `wanted` (the

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::changeset::raise_high;
-use super::lists::Pager;
+use super::lists::{count_of, newest_first_page, rows_of};
 use super::tables::*;
 use super::{Batch, RedbStore, storage_err};
 use crate::domain::change::ChangeOp;
@@ -593,25 +593,6 @@ fn with_state(txn: &ReadTransaction, mut a: Asset) -> Result<Asset, StoreError> 
     Ok(a)
 }
 
-fn rows_of<T: DeserializeOwned>(
-    txn: &ReadTransaction,
-    table: redb::TableDefinition<u64, &[u8]>,
-    ids: Vec<u64>,
-) -> Result<Vec<T>, StoreError> {
-    let rows = txn.open_table(table).map_err(storage_err)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(r) = get_json(&rows, id)? {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
-
-fn count_of(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
-}
-
 #[async_trait]
 impl ShopfloorStore for RedbStore {
     async fn asset(&self, id: AssetId) -> Result<Option<Asset>, StoreError> {
@@ -751,36 +732,21 @@ impl ShopfloorStore for RedbStore {
             && reason.is_none()
             && filter.open.is_none()
             && filter.to.is_none();
-        let count = if unfiltered {
-            count_of(by_start.len().map_err(storage_err)?)
+        let known = if unfiltered {
+            Some(count_of(by_start.len().map_err(storage_err)?))
         } else {
-            usize::MAX
+            None
         };
-        let mut pager = Pager::new(count, offset, limit);
-        let mut matched = 0usize;
-        for entry in by_start
+        let range = by_start
             .range((i64::MIN, 0u64)..(to, 0u64))
-            .map_err(storage_err)?
-            .rev()
-        {
-            let (key, value) = entry.map_err(storage_err)?;
-            let (asset, end, r) = value.value();
-            if assets.as_ref().is_some_and(|a| !a.contains(&asset))
-                || reason.is_some_and(|want| want != r)
-                || filter.open.is_some_and(|open| open != (end == OPEN))
-                || from.is_some_and(|from| end <= from)
-            {
-                continue;
-            }
-            matched += 1;
-            if !pager.done() {
-                pager.take(key.value().1);
-            } else if unfiltered {
-                break;
-            }
-        }
-        let count = if unfiltered { count } else { matched };
-        Ok((count, rows_of(&txn, DOWNTIME, pager.ids)?))
+            .map_err(storage_err)?;
+        let (count, ids) = newest_first_page(range, known, offset, limit, |(asset, end, r)| {
+            assets.as_ref().is_none_or(|a| a.contains(&asset))
+                && reason.is_none_or(|want| want == r)
+                && filter.open.is_none_or(|open| open == (end == OPEN))
+                && from.is_none_or(|from| end > from)
+        })?;
+        Ok((count, rows_of(&txn, DOWNTIME, ids)?))
     }
 
     async fn stops_between(
@@ -840,34 +806,18 @@ impl ShopfloorStore for RedbStore {
         let from = filter.from.map(secs);
         let to = filter.to.map_or(i64::MAX, secs);
         let unfiltered = assets.is_none() && from.is_none() && filter.to.is_none();
-        let count = if unfiltered {
-            count_of(by_start.len().map_err(storage_err)?)
+        let known = if unfiltered {
+            Some(count_of(by_start.len().map_err(storage_err)?))
         } else {
-            usize::MAX
+            None
         };
-        let mut pager = Pager::new(count, offset, limit);
-        let mut matched = 0usize;
-        for entry in by_start
+        let range = by_start
             .range((i64::MIN, 0u64)..(to, 0u64))
-            .map_err(storage_err)?
-            .rev()
-        {
-            let (key, value) = entry.map_err(storage_err)?;
-            let (asset, end) = value.value();
-            if assets.as_ref().is_some_and(|a| !a.contains(&asset))
-                || from.is_some_and(|from| end <= from)
-            {
-                continue;
-            }
-            matched += 1;
-            if !pager.done() {
-                pager.take(key.value().1);
-            } else if unfiltered {
-                break;
-            }
-        }
-        let count = if unfiltered { count } else { matched };
-        Ok((count, rows_of(&txn, PRODUCTION, pager.ids)?))
+            .map_err(storage_err)?;
+        let (count, ids) = newest_first_page(range, known, offset, limit, |(asset, end)| {
+            assets.as_ref().is_none_or(|a| a.contains(&asset)) && from.is_none_or(|from| end > from)
+        })?;
+        Ok((count, rows_of(&txn, PRODUCTION, ids)?))
     }
 
     async fn counts_between(
