@@ -70,47 +70,66 @@ fn grams(text: &str, flag: u64, into: &mut BTreeSet<u64>) {
     }
 }
 
-/// Adds (or removes) `u`'s trigrams and its `USERS_Q_BY_ID` entry.
-pub(super) fn index_user_text(
-    txn: &WriteTransaction,
-    u: &User,
-    insert: bool,
-) -> Result<(), StoreError> {
-    let (id, ts) = (u.id.0, nanos(u.created_at));
-    let name = u.username.to_lowercase();
-    let display = u.display_name.to_lowercase();
-    let email = u.email.to_lowercase();
+/// The lower-cased username, display name and email of `u`.
+fn texts(u: &User) -> [String; 3] {
+    [
+        u.username.to_lowercase(),
+        u.display_name.to_lowercase(),
+        u.email.to_lowercase(),
+    ]
+}
+
+/// Every trigram a user with these `texts` is listed under.
+fn user_grams([name, display, email]: &[String; 3]) -> BTreeSet<u64> {
     let mut all = BTreeSet::new();
-    grams(&name, 0, &mut all);
-    grams(&display, 0, &mut all);
-    grams(&email, EMAIL, &mut all);
-    let mut by_id = txn.open_table(USERS_Q_BY_ID).map_err(storage_err)?;
+    grams(name, 0, &mut all);
+    grams(display, 0, &mut all);
+    grams(email, EMAIL, &mut all);
+    all
+}
+
+/// Moves a user's trigrams and `USERS_Q_BY_ID` entry from `old` (`None`: not listed yet) to
+/// `new`. Only the trigrams that differ are written, so a change that leaves the texts alone
+/// (a role, a password) touches none of them.
+pub(super) fn reindex_user_text(
+    txn: &WriteTransaction,
+    old: Option<&User>,
+    new: &User,
+) -> Result<(), StoreError> {
+    let id = new.id.0;
+    let new_texts = texts(new);
+    let [name, display, email] = &new_texts;
+    let text = (
+        nanos(new.created_at),
+        new.role.as_str(),
+        new.is_active,
+        name.as_str(),
+        display.as_str(),
+        email.as_str(),
+    );
+    txn.open_table(USERS_Q_BY_ID)
+        .map_err(storage_err)?
+        .insert(id, text)
+        .map_err(storage_err)?;
+    let before = old.map(|o| user_grams(&texts(o))).unwrap_or_default();
+    let after = user_grams(&new_texts);
     let mut index = txn.open_table(USERS_GRAMS).map_err(storage_err)?;
     let mut counts = txn.open_table(USER_GRAM_COUNTS).map_err(storage_err)?;
-    if insert {
-        let text = (
-            ts,
-            u.role.as_str(),
-            u.is_active,
-            name.as_str(),
-            display.as_str(),
-            email.as_str(),
-        );
-        by_id.insert(id, text).map_err(storage_err)?;
-    } else {
-        by_id.remove(id).map_err(storage_err)?;
-    }
-    for gram in all {
-        let old = counts
+    for (gram, insert) in before
+        .difference(&after)
+        .map(|g| (*g, false))
+        .chain(after.difference(&before).map(|g| (*g, true)))
+    {
+        let n = counts
             .get(gram)
             .map_err(storage_err)?
             .map_or(0, |g| g.value());
         if insert {
             index.insert((gram, id), ()).map_err(storage_err)?;
-            counts.insert(gram, old + 1).map_err(storage_err)?;
+            counts.insert(gram, n + 1).map_err(storage_err)?;
         } else {
             index.remove((gram, id)).map_err(storage_err)?;
-            match old.saturating_sub(1) {
+            match n.saturating_sub(1) {
                 0 => counts.remove(gram).map(drop),
                 n => counts.insert(gram, n).map(drop),
             }

@@ -61,7 +61,8 @@ fn insert_user(batch: &mut super::Batch<'_>, new: NewUser) -> Result<User, Store
         .map_err(storage_err)?
         .insert(email_key.as_str(), id)
         .map_err(storage_err)?;
-    index_user(txn, &user, true)?;
+    index_user_lists(txn, &user, true)?;
+    user_search::reindex_user_text(txn, None, &user)?;
     batch.record_change(
         ObjectKind::User,
         id,
@@ -107,12 +108,6 @@ fn filter_prefix(filter: &UserFilter) -> String {
         (None, Some(a)) => format!("a:{a}"),
         (Some(r), Some(a)) => format!("ra:{}:{a}", r.as_str()),
     }
-}
-
-/// Adds (or removes) `u` in every directory index.
-fn index_user(txn: &WriteTransaction, u: &User, insert: bool) -> Result<(), StoreError> {
-    index_user_lists(txn, u, insert)?;
-    user_search::index_user_text(txn, u, insert)
 }
 
 /// Adds (or removes) `u`'s list index entries and counts.
@@ -187,7 +182,7 @@ pub(super) fn backfill_users(txn: &WriteTransaction) -> Result<(), StoreError> {
     })?;
     // Apart, so a directory listed before the trigram index existed gains only that.
     backfill_once(txn, USERS_TEXT_INDEXED, USERS, |u: &User| {
-        user_search::index_user_text(txn, u, true)
+        user_search::reindex_user_text(txn, None, u)
     })
 }
 
@@ -431,8 +426,9 @@ impl UserStore for RedbStore {
                 id.0,
                 &user,
             )?;
-            index_user(txn, &old, false)?;
-            index_user(txn, &user, true)?;
+            index_user_lists(txn, &old, false)?;
+            index_user_lists(txn, &user, true)?;
+            user_search::reindex_user_text(txn, Some(&old), &user)?;
             batch.record_change(
                 ObjectKind::User,
                 id.0,
